@@ -1,0 +1,108 @@
+"""CPU twin of kernels/sparse_projection.cu, compiled with numba.
+
+The hash below is a line-for-line copy of kernels/sparse_projection_core.cuh;
+tests/test_projection.py compiles that header with g++ and checks both agree
+entry for entry, so the CPU and GPU matrices are the same matrix.
+
+Layouts are row-transposed ([length, n_rows] and [out_dim, n_rows]) so that
+the inner loop runs over contiguous rows: one hash per (output, region) is
+reused for every row of the batch.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+_ONE = np.uint64(1)
+
+
+@numba.njit(cache=True, inline="always")
+def mix64(z):
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@numba.njit(cache=True)
+def seed_key(seed):
+    return mix64(np.uint64(seed) ^ _GOLDEN)
+
+
+@numba.njit(cache=True, inline="always")
+def entry(key, j, k, region_size):
+    """(offset in [0, region_size), sign) of output j's entry in region k."""
+    h = mix64(key ^ ((np.uint64(j) << _S32) | (np.uint64(k) & _LOW32)))
+    offset = np.int64(((h >> _S32) * np.uint64(region_size)) >> _S32)
+    sign = np.float32(1.0) if (h & _ONE) else np.float32(-1.0)
+    return offset, sign
+
+
+@numba.njit(cache=True)
+def entry_table(key, out_dim, n_regions, region_size):
+    """Dense (offset, sign) tables [out_dim, n_regions]; for tests and references."""
+    offsets = np.empty((out_dim, n_regions), np.int64)
+    signs = np.empty((out_dim, n_regions), np.float32)
+    for j in range(out_dim):
+        for k in range(n_regions):
+            offsets[j, k], signs[j, k] = entry(key, j, k, region_size)
+    return offsets, signs
+
+
+@numba.njit(cache=True, parallel=True, fastmath=False)
+def forward(xt, start, out_dim, region_size, key, scale, yt, n_threads):
+    """yt[j, :] += scale * sum_k sign(j,k) * xt[k*s + off(j,k) - start, :].
+
+    xt: [length, n_rows] float32, columns [start, start+length) of the input.
+    yt: [out_dim, n_rows] float32, accumulated into.
+    Each thread owns a contiguous range of regions (whose slice of xt stays in
+    cache while all outputs visit it) and a private accumulator.
+    """
+    length, n_rows = xt.shape
+    k_first = start // region_size
+    k_last = (start + length - 1) // region_size
+    n_regions = k_last - k_first + 1
+    n_chunks = min(n_threads, n_regions)
+    partial = np.zeros((n_chunks, out_dim, n_rows), np.float32)
+    for c in numba.prange(n_chunks):
+        k_lo = k_first + (n_regions * c) // n_chunks
+        k_hi = k_first + (n_regions * (c + 1)) // n_chunks
+        acc = partial[c]
+        for k in range(k_lo, k_hi):
+            base = k * region_size - start
+            for j in range(out_dim):
+                offset, sign = entry(key, j, k, region_size)
+                col = base + offset
+                if col < 0 or col >= length:
+                    continue
+                for r in range(n_rows):
+                    acc[j, r] += sign * xt[col, r]
+    for c in range(n_chunks):
+        for j in range(out_dim):
+            for r in range(n_rows):
+                yt[j, r] += scale * partial[c, j, r]
+
+
+@numba.njit(cache=True, parallel=True, fastmath=False)
+def transpose(yt, start, length, region_size, key, scale, xt):
+    """xt[c, :] += scale * sum_j sign(j,k) * yt[j, :] for the entries landing on c.
+
+    yt: [out_dim, n_rows], xt: [length, n_rows] (columns [start, start+length)).
+    Parallel over regions: a region's columns are written by one thread only.
+    """
+    out_dim, n_rows = yt.shape
+    k_first = start // region_size
+    k_last = (start + length - 1) // region_size
+    for k in numba.prange(k_first, k_last + 1):
+        base = k * region_size - start
+        for j in range(out_dim):
+            offset, sign = entry(key, j, k, region_size)
+            col = base + offset
+            if col < 0 or col >= length:
+                continue
+            for r in range(n_rows):
+                xt[col, r] += scale * sign * yt[j, r]

@@ -1,0 +1,25 @@
+"""Small conversions shared by the public API: numpy or torch in, torch out."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def as_tensor(a, *, name: str, ndim: int | None = None, dtype=torch.float32) -> torch.Tensor:
+    """A float torch tensor view of `a` (numpy array or tensor), shape-checked."""
+    if isinstance(a, np.ndarray):
+        a = torch.from_numpy(a)
+    if not isinstance(a, torch.Tensor):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(a).__name__}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(a.shape)}")
+    if not torch.is_floating_point(a):
+        raise TypeError(f"{name} must hold floating point values, got {a.dtype}")
+    return a.to(dtype)
+
+
+def resolve_device(device) -> torch.device:
+    """None means CUDA when present, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

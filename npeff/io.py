@@ -1,0 +1,218 @@
+"""HDF5 artifacts: one schema, writer and reader per kind.
+
+Every file records its `kind`, the code version and every setting as
+attributes. Readers check the kind, the datasets' presence, rank and dtype,
+and that named dimensions agree across datasets (e.g. G's m equals W's m),
+and say exactly what is wrong. Writers write to a hidden temporary file in the
+same folder and rename it at the end, so an interrupted job never leaves a file
+that looks complete.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from npeff import __version__
+
+
+@dataclass(frozen=True)
+class Field:
+    dims: tuple[str, ...]  # named dimensions, checked for agreement across fields
+    dtype: str  # numpy kind: "f" float, "i" integer
+    required: bool = True
+
+
+SCHEMAS: dict[str, dict[str, Field]] = {
+    # per-example representations: LRM-PEFs (R rows), gradients (R = 1)
+    "pefs": {
+        "G": Field(("m", "R", "d"), "f"),
+        "pef_norms": Field(("m",), "f"),
+        "log_probs": Field(("m", "r"), "f"),
+        "preds": Field(("m",), "i"),
+        "labels": Field(("m",), "i"),
+    },
+    "activations": {
+        "acts": Field(("m", "h"), "f"),
+        "log_probs": Field(("m", "r"), "f"),
+        "preds": Field(("m",), "i"),
+        "labels": Field(("m",), "i"),
+    },
+    "decomposition": {
+        "W": Field(("m", "C"), "f"),
+        "H": Field(("C", "d"), "f"),
+        "loss_history": Field(("steps",), "f"),
+        "step_seconds": Field(("steps",), "f"),
+        "pef_norms": Field(("m",), "f"),
+    },
+    "coefficients": {
+        "W": Field(("m", "C"), "f"),
+        "reconstruction_loss": Field(("m",), "f"),
+    },
+    # sparse parameter-space vectors, CSR over components
+    "recovered": {
+        "component_ids": Field(("k",), "i"),
+        "indptr": Field(("k1",), "i"),
+        "indices": Field(("nnz",), "i"),
+        "values": Field(("nnz",), "f"),
+    },
+}
+
+
+class ArtifactError(ValueError):
+    """An HDF5 file that is not the artifact it should be."""
+
+
+def write_artifact(path, kind: str, arrays: dict, attrs: dict) -> Path:
+    """Validate `arrays` against SCHEMAS[kind] and write them atomically with `attrs`."""
+    path = Path(path)
+    arrays = {k: _to_numpy(v) for k, v in arrays.items() if v is not None}
+    _validate(kind, arrays, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["kind"] = kind
+            f.attrs["npeff_version"] = __version__
+            for key, value in attrs.items():
+                if value is not None:
+                    f.attrs[key] = _attr_value(value)
+            for name, arr in arrays.items():
+                f.create_dataset(name, data=arr)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_artifact(path, kind: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Read and validate an artifact: (datasets, attributes)."""
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such file (expected a '{kind}' artifact)")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ArtifactError(f"{path}: not a readable HDF5 file ({err})") from err
+    with f:
+        found = f.attrs.get("kind")
+        if found != kind:
+            raise ArtifactError(f"{path}: expected a '{kind}' artifact, the file says kind={found!r}")
+        arrays = {name: f[name][()] for name in f.keys()}
+        attrs = {k: _from_attr(v) for k, v in f.attrs.items()}
+    _validate(kind, arrays, str(path))
+    return arrays, attrs
+
+
+def _validate(kind: str, arrays: dict[str, np.ndarray], where: str) -> None:
+    if kind not in SCHEMAS:
+        raise ArtifactError(f"{where}: unknown artifact kind {kind!r}; known: {sorted(SCHEMAS)}")
+    sizes: dict[str, tuple[int, str]] = {}
+    for name, field in SCHEMAS[kind].items():
+        if name not in arrays:
+            if field.required:
+                raise ArtifactError(f"{where}: '{kind}' artifact lacks dataset '{name}'")
+            continue
+        arr = arrays[name]
+        if arr.ndim != len(field.dims):
+            raise ArtifactError(f"{where}: dataset '{name}' should have dims {field.dims}, got shape {arr.shape}")
+        if arr.dtype.kind not in (field.dtype, "u" if field.dtype == "i" else field.dtype):
+            raise ArtifactError(f"{where}: dataset '{name}' should be of kind '{field.dtype}', got {arr.dtype}")
+        for dim, size in zip(field.dims, arr.shape):
+            if dim in sizes and sizes[dim][0] != size:
+                other_size, other = sizes[dim]
+                raise ArtifactError(f"{where}: dimension '{dim}' is {size} in '{name}' but {other_size} in '{other}'")
+            sizes.setdefault(dim, (size, name))
+
+
+def _to_numpy(a) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu()
+        a = a.float() if a.is_floating_point() else a.long()
+        return a.numpy()
+    a = np.asarray(a)
+    return a.astype(np.float32) if a.dtype.kind == "f" else a
+
+
+def _attr_value(value):
+    if isinstance(value, (list, tuple)):
+        return np.array([str(v) for v in value]) if any(isinstance(v, str) for v in value) else np.array(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _from_attr(value):
+    if isinstance(value, np.ndarray):
+        return [v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# ------------------------------------------------------------ per-kind helpers
+def write_pefs(path, G, pef_norms, log_probs, labels, attrs: dict) -> Path:
+    """G [m, R, d]; pef_norms [m]; log_probs [m, r]; labels [m] (-1 when unknown)."""
+    preds = _to_numpy(log_probs).argmax(1)
+    return write_artifact(path, "pefs", {"G": G, "pef_norms": pef_norms, "log_probs": log_probs,
+                                         "preds": preds, "labels": labels}, attrs)
+
+
+def read_pefs(path):
+    return read_artifact(path, "pefs")
+
+
+def write_decomposition(path, decomposition, attrs: dict) -> Path:
+    """A npeff.decompose.Decomposition with its settings."""
+    return write_artifact(path, "decomposition", {
+        "W": decomposition.W, "H": decomposition.H,
+        "loss_history": np.asarray(decomposition.loss_history, np.float32),
+        "step_seconds": np.asarray(decomposition.step_seconds, np.float32),
+        "pef_norms": decomposition.pef_norms,
+    }, {"n_h_only_steps": decomposition.n_h_only_steps, **attrs})
+
+
+def read_decomposition(path):
+    return read_artifact(path, "decomposition")
+
+
+def write_coefficients(path, W, reconstruction_loss, attrs: dict) -> Path:
+    return write_artifact(path, "coefficients", {"W": W, "reconstruction_loss": reconstruction_loss}, attrs)
+
+
+def read_coefficients(path):
+    return read_artifact(path, "coefficients")
+
+
+def write_recovered(path, component_ids, vectors, attrs: dict) -> Path:
+    """Sparse parameter-space vectors: vectors [k, n] (dense torch/numpy) stored as CSR."""
+    dense = _to_numpy(vectors)
+    indptr, indices, values = [0], [], []
+    for row in dense:
+        nz = np.flatnonzero(row)
+        indices.append(nz)
+        values.append(row[nz])
+        indptr.append(indptr[-1] + nz.size)
+    return write_artifact(path, "recovered", {
+        "component_ids": np.asarray(component_ids, np.int64), "indptr": np.asarray(indptr, np.int64),
+        "indices": np.concatenate(indices).astype(np.int64) if indices else np.zeros(0, np.int64),
+        "values": np.concatenate(values).astype(np.float32) if values else np.zeros(0, np.float32),
+    }, {"n_parameters": dense.shape[1], **attrs})
+
+
+def read_recovered(path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(component_ids [k], dense vectors [k, n], attrs)."""
+    arrays, attrs = read_artifact(path, "recovered")
+    k = arrays["component_ids"].shape[0]
+    if arrays["indptr"].shape[0] != k + 1:
+        raise ArtifactError(f"{path}: indptr has {arrays['indptr'].shape[0]} entries, expected {k + 1}")
+    dense = np.zeros((k, int(attrs["n_parameters"])), np.float32)
+    for i in range(k):
+        lo, hi = arrays["indptr"][i], arrays["indptr"][i + 1]
+        dense[i, arrays["indices"][lo:hi]] = arrays["values"][lo:hi]
+    return arrays["component_ids"], dense, attrs

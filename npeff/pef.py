@@ -1,0 +1,342 @@
+"""Per-example Fishers (paper Section 2.1, Appendix B) and the per-example signals of the baselines.
+
+For an example x with category distribution p [r], the PEF is
+F = sum_y p_y g_y g_y^T with g_y = grad log p_y, represented by the LRM-PEF
+G [r, n] whose rows are sqrt(p_y) g_y (F = G^T G). Every representation here is
+the gradient of a few scalars per example ("rows"):
+
+  lrm        s_y = stop_grad(sqrt p_y) log p_y                    -> exact LRM-PEF, r rows
+  eps        s = A q, q_y = stop_grad(sqrt p_y) log p_y, A [r', r] -> expectation projection, r' rows
+  predicted  s = log p_argmax                                      -> G-NPEFF / gradient clustering, 1 row
+
+Gradients are taken per example and per row in one vectorised backward
+(`is_grads_batched`) with respect to the outputs of the selected nn.Linear
+modules; the per-example weight gradient is then sum_t g_t a_t^T. Each
+parameter block is projected as soon as it is formed, so no full n-vector per
+row is kept. A torch.func backend (vmap over examples of jacrev over rows)
+handles models whose selected parameters are not all nn.Linear.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from npeff.models import ParameterSelection
+from npeff.projection import SparseProjection
+
+ROW_KINDS = ("lrm", "eps", "predicted")
+
+
+# ---------------------------------------------------------------- row scalars
+def lrm_rows(log_probs: torch.Tensor) -> torch.Tensor:
+    """[b, r] -> [b, r]: stop_grad(sqrt p) * log p, whose gradients are the LRM-PEF rows."""
+    return (0.5 * log_probs).exp().detach() * log_probs
+
+
+def eps_matrix(n_rows: int, n_categories: int, seed: int) -> torch.Tensor:
+    """Rademacher A [r', r] with entries +-1/sqrt(r'), so E[A^T A] = I (Appendix B)."""
+    gen = torch.Generator().manual_seed(seed)
+    signs = torch.randint(0, 2, (n_rows, n_categories), generator=gen).to(torch.float32) * 2 - 1
+    return signs / n_rows ** 0.5
+
+
+def eps_rows(log_probs: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """[b, r] -> [b, r']: A q with q = stop_grad(sqrt p) log p (the expectation projection)."""
+    return lrm_rows(log_probs) @ A.to(log_probs.device).T
+
+
+def predicted_rows(log_probs: torch.Tensor) -> torch.Tensor:
+    """[b, r] -> [b, 1]: log p of the predicted (argmax) category."""
+    return log_probs.gather(1, log_probs.argmax(1, keepdim=True).detach())
+
+
+def reduce_rank(G: torch.Tensor, rank: int) -> torch.Tensor:
+    """Best rank-k LRM-PEF (Section 2.1.2): G [b, R, d] -> G' = S_k V_k^T [b, k, d].
+
+    Uses the small Gram matrix G G^T = U S^2 U^T, so G' = U_k^T G and
+    G'^T G' is the best rank-k approximation of G^T G.
+    """
+    if not 1 <= rank <= G.shape[1]:
+        raise ValueError(f"SVD rank must be in [1, {G.shape[1]}] (the number of rows), got {rank}")
+    gram = (G @ G.transpose(1, 2)).double()  # [b, R, R]
+    _, vecs = torch.linalg.eigh(gram)  # ascending eigenvalues
+    top = vecs[..., -rank:].flip(-1).to(G.dtype)  # [b, R, k]
+    return top.transpose(1, 2) @ G
+
+
+# ---------------------------------------------------------------- results
+@dataclass
+class PEFBatch:
+    """PEFs of one batch of examples.
+
+    G : [b, R, d] LRM-PEF rows (projected when a projection was given, else d = n).
+    frob_norms : [b] exact ||G^T G||_F over the selected parameters, before projection,
+        SVD reduction or any normalisation.
+    log_probs : [b, r] the model's log p(y|x) over the task's categories.
+    """
+
+    G: torch.Tensor
+    frob_norms: torch.Tensor
+    log_probs: torch.Tensor
+
+
+def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Callable, *,
+                 rows: str = "lrm", n_eps_rows: int | None = None, eps_seed: int = 0,
+                 svd_rank: int | None = None, projection: SparseProjection | None = None,
+                 selection: ParameterSelection | None = None, backend: str = "auto",
+                 max_block_elems: int = 2**26) -> PEFBatch:
+    """LRM-PEFs (or EPS rows, or predicted-class gradients) of one batch.
+
+    model : any nn.Module; `task(model, batch)` must return log-probs [b, r]
+        normalised over the r categories (see npeff.tasks).
+    rows : "lrm" (exact, r rows), "eps" (n_eps_rows rows, Appendix B) or
+        "predicted" (1 row: grad log p_argmax, for G-NPEFF and gradient clustering).
+    svd_rank : keep the best rank-k rows after projection (Section 2.1.2).
+    projection : SparseProjection over the selected parameters (in_dim must equal their count).
+    backend : "hooks" (nn.Linear parameters), "functional" (torch.func, any module) or "auto".
+    max_block_elems : bound on the elements of a per-example gradient block held at once.
+    """
+    if rows not in ROW_KINDS:
+        raise ValueError(f"rows must be one of {ROW_KINDS}, got {rows!r}")
+    if rows == "eps" and not n_eps_rows:
+        raise ValueError("rows='eps' needs n_eps_rows (the number of expectation projections)")
+    selection = selection or ParameterSelection()
+    params = selection.parameters(model)
+    n_params = sum(p.numel() for _, p in params)
+    if projection is not None and projection.in_dim != n_params:
+        raise ValueError(f"projection.in_dim is {projection.in_dim} but the selection has {n_params} parameters")
+
+    eps_A = {}
+
+    def row_fn(log_probs):  # [b, r] -> [b, R]
+        if rows == "lrm":
+            return lrm_rows(log_probs)
+        if rows == "eps":
+            if "A" not in eps_A:  # drawn on the first (never vmapped) call
+                eps_A["A"] = eps_matrix(n_eps_rows, log_probs.shape[-1], eps_seed)
+            return eps_rows(log_probs, eps_A["A"])
+        return predicted_rows(log_probs)
+
+    if backend == "auto":
+        backend = "hooks" if _linear_owners(model, params) is not None else "functional"
+    sink = _RowSink(projection, max_block_elems)
+    with _only_selected_require_grad(model, params):
+        if backend == "hooks":
+            log_probs = _hooked_row_gradients(model, batch, task, row_fn, params, sink)
+        elif backend == "functional":
+            log_probs = _functional_row_gradients(model, batch, task, row_fn, params, sink)
+        else:
+            raise ValueError(f"backend must be 'auto', 'hooks' or 'functional', got {backend!r}")
+    G = sink.result()
+    frob = torch.linalg.matrix_norm(sink.gram)
+    if svd_rank is not None:
+        G = reduce_rank(G, svd_rank)
+    return PEFBatch(G=G, frob_norms=frob.cpu(), log_probs=log_probs.float().cpu())
+
+
+def final_token_activations(model: nn.Module, batch: Mapping[str, torch.Tensor],
+                            module: nn.Module | None = None) -> torch.Tensor:
+    """Residual-stream output of `module` (default: the last transformer block) at the
+    final token of each left-padded prompt: [b, hidden] (the SAE baseline's input)."""
+    mask = batch["attention_mask"]
+    if not bool((mask[:, -1] == 1).all()):
+        raise ValueError("final_token_activations needs left-padded batches (attention_mask[:, -1] == 1)")
+    module = module or _last_block(model)
+    captured = {}
+
+    def hook(_m, _inp, out):
+        captured["h"] = (out[0] if isinstance(out, tuple) else out)[:, -1, :].detach()
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
+            model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions)
+    finally:
+        handle.remove()
+    return captured["h"].float().cpu()
+
+
+# ---------------------------------------------------------------- internals
+class _RowSink:
+    """Receives per-example gradient blocks [b, R, numel] in parameter order;
+    projects each one at once and accumulates the exact Gram G G^T [b, R, R]."""
+
+    def __init__(self, projection: SparseProjection | None, max_block_elems: int):
+        self.projection = projection
+        self.max_block_elems = max_block_elems
+        self.offset = 0
+        self.gram = None
+        self.projected = None
+        self.blocks = []
+
+    def add(self, block: torch.Tensor) -> None:  # [b, R, numel]
+        block = block.float()
+        b, R, numel = block.shape
+        gram = block @ block.transpose(1, 2)
+        self.gram = gram if self.gram is None else self.gram + gram
+        if self.projection is None:
+            self.blocks.append(block.detach().cpu())
+        else:
+            if self.projected is None:
+                self.projected = torch.zeros((b * R, self.projection.out_dim), device=block.device)
+            self.projection.project(block.reshape(b * R, numel), start=self.offset, out=self.projected)
+        self.offset += numel
+
+    def result(self) -> torch.Tensor:
+        b, R = self.gram.shape[:2]
+        if self.projection is None:
+            return torch.cat(self.blocks, dim=2)
+        return self.projected.reshape(b, R, -1).cpu()
+
+
+def _linear_owners(model: nn.Module, params) -> dict | None:
+    """{param name: (module, 'weight'|'bias')} when every selected parameter belongs to an nn.Linear."""
+    owners = {}
+    modules = dict(model.named_modules())
+    for name, _ in params:
+        module_name, _, attr = name.rpartition(".")
+        module = modules.get(module_name)
+        if not isinstance(module, nn.Linear) or attr not in ("weight", "bias"):
+            return None
+        owners[name] = (module, attr)
+    return owners
+
+
+@contextlib.contextmanager
+def _only_selected_require_grad(model: nn.Module, params):
+    """Backward then stops at the earliest selected parameter."""
+    saved = {name: p.requires_grad for name, p in model.named_parameters()}
+    selected = {name for name, _ in params}
+    try:
+        for name, p in model.named_parameters():
+            p.requires_grad_(name in selected)
+        yield
+    finally:
+        for name, p in model.named_parameters():
+            p.requires_grad_(saved[name])
+
+
+def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) -> torch.Tensor:
+    owners = _linear_owners(model, params)
+    if owners is None:
+        raise ValueError("backend='hooks' needs every selected parameter to belong to an nn.Linear; "
+                         "use backend='functional'")
+    group = getattr(task, "sequences_per_example", 1)
+    calls: dict[nn.Module, list] = {m: [] for m, _ in owners.values()}
+
+    def hook(module, inputs, output):
+        calls[module].append((inputs[0].detach(), output))
+
+    handles = [m.register_forward_hook(hook) for m in calls]
+    try:
+        with torch.enable_grad():
+            log_probs = task(model, batch)  # [b, r]
+            S = row_fn(log_probs)  # [b, R]
+    finally:
+        for h in handles:
+            h.remove()
+    b, R = S.shape
+    outputs = [out for m in calls for _, out in calls[m]]
+    grad_outputs = torch.eye(R, device=S.device, dtype=S.dtype)[:, None, :].expand(R, b, R)
+    grads = _batched_grad(S, outputs, grad_outputs)  # each [R, B, ..., out]
+    by_module, i = {}, 0
+    for m in calls:
+        by_module[m] = []
+        for a, _ in calls[m]:
+            by_module[m].append((_per_example(a, group, b), _per_example_rows(grads[i], group, b)))
+            i += 1
+    for name, _ in params:
+        module, attr = owners[name]
+        for block in _linear_param_blocks(by_module[module], attr, sink.max_block_elems):
+            sink.add(block)
+    return log_probs.detach()
+
+
+def _batched_grad(S, outputs, grad_outputs):
+    """Gradients of every row of S w.r.t. `outputs`, rows vectorised with vmap."""
+    try:
+        return torch.autograd.grad(S, outputs, grad_outputs=grad_outputs, is_grads_batched=True,
+                                   allow_unused=True, materialize_grads=True)
+    except RuntimeError:  # an op without a batching rule: fall back to one backward per row
+        per_row = [torch.autograd.grad(S, outputs, grad_outputs=grad_outputs[r], retain_graph=True,
+                                       allow_unused=True, materialize_grads=True)
+                   for r in range(grad_outputs.shape[0])]
+        return [torch.stack(gs) for gs in zip(*per_row)]
+
+
+def _per_example(a: torch.Tensor, group: int, b: int) -> torch.Tensor:
+    """Module input [B, ..., in] -> [b, tokens, in], grouping `group` sequences per example."""
+    return a.reshape(b, -1, a.shape[-1])
+
+
+def _per_example_rows(g: torch.Tensor, group: int, b: int) -> torch.Tensor:
+    """Output gradient [R, B, ..., out] -> [R, b, tokens, out]."""
+    return g.reshape(g.shape[0], b, -1, g.shape[-1])
+
+
+def _linear_param_blocks(uses, attr: str, max_elems: int):
+    """Per-example, per-row gradient of a Linear's weight [out, in] or bias [out],
+    summed over the module's uses, yielded in example chunks: [c, R, numel]."""
+    a0, g0 = uses[0]
+    R, b, _, n_out = g0.shape
+    numel = n_out * (a0.shape[-1] if attr == "weight" else 1)
+    chunk = max(1, max_elems // max(1, R * numel))
+    for lo in range(0, b, chunk):
+        hi = min(b, lo + chunk)
+        total = None
+        for a, g in uses:
+            if attr == "weight":  # sum_t g[r, e, t, o] a[e, t, i]
+                part = torch.einsum("retO,etI->erOI", g[:, lo:hi], a[lo:hi].to(g.dtype))
+            else:
+                part = g[:, lo:hi].sum(2).transpose(0, 1)
+            total = part if total is None else total + part
+        yield total.reshape(hi - lo, R, numel)
+
+
+def _functional_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) -> torch.Tensor:
+    if getattr(task, "sequences_per_example", 1) != 1:
+        raise ValueError("backend='functional' supports one sequence per example; use backend='hooks'")
+    from torch.func import functional_call, jacrev, vmap
+
+    names = [name for name, _ in params]
+    values = {name: p.detach() for name, p in params}
+
+    def rows_of(theta, example):
+        one = {k: v.unsqueeze(0) for k, v in example.items()}
+        log_probs = functional_call(_TaskModule(model, task), {f"model.{k}": v for k, v in theta.items()}, (one,))
+        return row_fn(log_probs)[0]  # [R]
+
+    with torch.no_grad():  # the plain log-probs; also draws the EPS matrix outside vmap
+        log_probs = task(model, batch)
+        row_fn(log_probs)
+    jac = vmap(jacrev(rows_of), in_dims=(None, 0))(values, dict(batch))  # name -> [b, R, *shape]
+    for name in names:
+        j = jac[name]
+        sink.add(j.reshape(j.shape[0], j.shape[1], -1))
+    return log_probs
+
+
+class _TaskModule(nn.Module):
+    """Wraps (model, task) so torch.func.functional_call can swap the model's parameters."""
+
+    def __init__(self, model: nn.Module, task: Callable):
+        super().__init__()
+        self.model = model
+        self.task = task
+
+    def forward(self, batch):
+        return self.task(self.model, batch)
+
+
+def _last_block(model: nn.Module) -> nn.Module:
+    """The last element of the model's deepest-named ModuleList of blocks (e.g. model.layers)."""
+    lists = [m for name, m in model.named_modules()
+             if isinstance(m, nn.ModuleList) and name.split(".")[-1] in ("layers", "h", "blocks", "layer")]
+    if not lists:
+        raise ValueError("could not find the model's transformer blocks; pass module= explicitly")
+    return lists[-1][-1]

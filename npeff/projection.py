@@ -1,0 +1,196 @@
+"""Seeded sparse random projection (paper Appendix A), never materialised.
+
+A [out_dim, in_dim]: the input is cut into regions of `region_size`
+consecutive entries; every output takes one entry of every region, with a
+random offset and a random sign drawn from a counter-based hash of
+(seed, output index, region index). With region_size = out_dim // density,
+every input entry lands in `density` outputs on average. The scale
+sqrt(region_size / out_dim) makes E[<Ax, Ay>] = <x, y> exactly (the last
+region is zero-padded, so the expectation holds for every entry).
+
+CPU arrays go through the numba twin (npeff/_cpu_projection.py), CUDA tensors
+through the CuPy RawModule kernel (kernels/sparse_projection.cu); both hash
+with kernels/sparse_projection_core.cuh, so the matrix is the same.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numba
+import numpy as np
+import torch
+
+from npeff import _cpu_projection as cpu
+
+KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
+_DENSE_LIMIT = 50_000_000  # entries; dense() is for tests and small references
+
+
+@dataclass(frozen=True)
+class SparseProjection:
+    """The seeded sparse projection R^in_dim -> R^out_dim.
+
+    Parameters
+    ----------
+    in_dim : number of input entries n (e.g. selected model parameters).
+    out_dim : projected dimension d.
+    seed : defines the matrix; the same seed gives the same matrix on CPU and GPU.
+    density : average number of outputs each input entry lands in (paper: 32).
+        region_size = max(1, out_dim // density); with out_dim <= density the
+        matrix is a dense Rademacher matrix.
+    """
+
+    in_dim: int
+    out_dim: int
+    seed: int = 0
+    density: int = 32
+
+    def __post_init__(self):
+        for name in ("in_dim", "out_dim", "density"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"SparseProjection.{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**63:
+            raise ValueError(f"SparseProjection.seed must be an integer in [0, 2**63), got {self.seed!r}")
+        if self.out_dim >= 2**32 or self.n_regions >= 2**32:
+            raise ValueError("SparseProjection supports out_dim and region counts below 2**32")
+
+    @property
+    def region_size(self) -> int:
+        return max(1, self.out_dim // self.density)
+
+    @property
+    def n_regions(self) -> int:
+        return -(-self.in_dim // self.region_size)
+
+    @property
+    def scale(self) -> float:
+        return math.sqrt(self.region_size / self.out_dim)
+
+    @property
+    def key(self) -> int:
+        return int(cpu.seed_key(self.seed))
+
+    def attrs(self) -> dict:
+        """Everything that defines the matrix, for HDF5 attributes."""
+        return {f"projection_{k}": int(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_attrs(cls, attrs) -> "SparseProjection":
+        return cls(**{k: int(attrs[f"projection_{k}"]) for k in ("in_dim", "out_dim", "seed", "density")})
+
+    # ------------------------------------------------------------------ apply
+    def project(self, x, *, start: int = 0, out=None):
+        """A x over the last axis: x [..., length] -> [..., out_dim].
+
+        x holds input columns [start, start + length); projecting the blocks of
+        a vector one at a time and summing gives the projection of the whole
+        vector. If `out` [..., out_dim] is given the result is added to it.
+        Accepts numpy arrays and torch tensors (CPU or CUDA); returns the same kind.
+        """
+        length = x.shape[-1]
+        self._check_block(start, length, "project")
+        lead = tuple(x.shape[:-1])
+        if isinstance(x, torch.Tensor) and x.is_cuda:
+            y = _cuda_apply(self, "forward", x.detach().reshape(-1, length), start, length)
+        else:
+            x2 = _as_numpy_2d(x, length)
+            yt = np.zeros((self.out_dim, x2.shape[0]), np.float32)
+            cpu.forward(np.ascontiguousarray(x2.T), start, self.out_dim, self.region_size,
+                        np.uint64(self.key), np.float32(self.scale), yt, numba.get_num_threads())
+            y = yt.T
+            if isinstance(x, torch.Tensor):
+                y = torch.from_numpy(np.ascontiguousarray(y))
+        y = y.reshape(*lead, self.out_dim)
+        if out is None:
+            return y
+        out += y
+        return out
+
+    def transpose(self, y, *, start: int = 0, length: int | None = None):
+        """A^T y over the last axis: y [..., out_dim] -> [..., length].
+
+        Returns input columns [start, start + length) (default: all of them).
+        """
+        if y.shape[-1] != self.out_dim:
+            raise ValueError(f"transpose expects last axis {self.out_dim}, got shape {tuple(y.shape)}")
+        length = self.in_dim - start if length is None else length
+        self._check_block(start, length, "transpose")
+        lead = tuple(y.shape[:-1])
+        if isinstance(y, torch.Tensor) and y.is_cuda:
+            x = _cuda_apply(self, "transpose", y.detach().reshape(-1, self.out_dim), start, length)
+        else:
+            y2 = _as_numpy_2d(y, self.out_dim)
+            xt = np.zeros((length, y2.shape[0]), np.float32)
+            cpu.transpose(np.ascontiguousarray(y2.T), start, length, self.region_size,
+                          np.uint64(self.key), np.float32(self.scale), xt)
+            x = xt.T
+            if isinstance(y, torch.Tensor):
+                x = torch.from_numpy(np.ascontiguousarray(x))
+        return x.reshape(*lead, length)
+
+    def dense(self) -> np.ndarray:
+        """The matrix itself, [out_dim, in_dim] float32 (small sizes only)."""
+        if self.out_dim * self.in_dim > _DENSE_LIMIT:
+            raise ValueError(f"dense() would hold {self.out_dim * self.in_dim} entries (limit {_DENSE_LIMIT})")
+        offsets, signs = cpu.entry_table(np.uint64(self.key), self.out_dim, self.n_regions, self.region_size)
+        cols = np.arange(self.n_regions)[None, :] * self.region_size + offsets  # [out_dim, n_regions]
+        rows = np.broadcast_to(np.arange(self.out_dim)[:, None], cols.shape)
+        keep = cols < self.in_dim
+        matrix = np.zeros((self.out_dim, self.in_dim), np.float32)
+        matrix[rows[keep], cols[keep]] = signs[keep] * np.float32(self.scale)
+        return matrix
+
+    def _check_block(self, start: int, length: int, what: str) -> None:
+        if start < 0 or length < 1 or start + length > self.in_dim:
+            raise ValueError(f"{what}: columns [{start}, {start + length}) fall outside the input "
+                             f"dimension {self.in_dim} of this projection")
+
+
+def _as_numpy_2d(a, length: int) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().to("cpu", torch.float32).numpy()
+    return np.asarray(a, dtype=np.float32).reshape(-1, length)
+
+
+# ------------------------------------------------------------------ CUDA path
+@lru_cache(maxsize=None)
+def _cuda_module():
+    try:
+        import cupy
+    except ImportError as err:  # pragma: no cover - depends on the machine
+        raise ImportError("Projecting CUDA tensors needs CuPy (pip install cupy-cuda12x); "
+                          "move the tensor to the CPU to use the numba twin instead") from err
+    source = (KERNEL_DIR / "sparse_projection_core.cuh").read_text() + \
+        (KERNEL_DIR / "sparse_projection.cu").read_text().replace('#include "sparse_projection_core.cuh"', "")
+    return cupy.RawModule(code=source, options=("--std=c++14",))
+
+
+def _cuda_apply(proj: SparseProjection, direction: str, a: torch.Tensor, start: int, length: int):
+    """Launch one kernel on a [n_rows, *] CUDA tensor; returns a torch tensor."""
+    import cupy
+
+    module = _cuda_module()
+    a = a.to(torch.float32).contiguous()
+    n_rows = a.shape[0]
+    common = (np.int64(n_rows), np.int64(length), np.int64(start), np.int64(proj.out_dim),
+              np.int64(proj.region_size), np.uint64(proj.key), np.float32(proj.scale))
+    stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(a.device).cuda_stream)
+    with cupy.cuda.Device(a.device.index), stream:
+        if direction == "forward":
+            result = torch.zeros((n_rows, proj.out_dim), dtype=torch.float32, device=a.device)
+            threads = 128
+            grid = (-(-proj.out_dim // threads), -(-n_rows // 8))
+            module.get_function("project_forward")(
+                grid, (threads,), (cupy.asarray(a), cupy.asarray(result)) + common)
+        else:
+            result = torch.zeros((n_rows, length), dtype=torch.float32, device=a.device)
+            n_regions = (start + length - 1) // proj.region_size - start // proj.region_size + 1
+            threads = 128
+            grid = (-(-(n_regions * n_rows) // threads),)
+            module.get_function("project_transpose")(
+                grid, (threads,), (cupy.asarray(a), cupy.asarray(result)) + common)
+    return result

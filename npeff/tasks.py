@@ -1,0 +1,71 @@
+"""Task formulations: the model's distribution p(y|x) over r categories (Appendix D).
+
+Each formulation is a callable (model, batch) -> log_probs [b, r], normalised
+over the r categories, plus `sequences_per_example`: how many rows of the
+token batch belong to one example (1, or r for suffix tasks). Batches are
+left-padded so that position -1 is every prompt's last token.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+
+def lm_logits(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Logits [B, T, V] of a causal LM on a left-padded batch.
+
+    Positions count from each sequence's first real token, as in generation.
+    """
+    mask = batch["attention_mask"]
+    positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
+    return model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions).logits
+
+
+class LabelTokenTask:
+    """Distribution over the first token of each label (SST2, YAT; Appendix D.1-D.2).
+
+    Selecting the label tokens' logits and renormalising equals conditioning the
+    next-token softmax on the label set.
+    """
+
+    sequences_per_example = 1
+
+    def __init__(self, label_token_ids: Sequence[int]):
+        if len(set(label_token_ids)) != len(label_token_ids):
+            raise ValueError(f"label tokens must be distinct, got {list(label_token_ids)}")
+        self.label_token_ids = torch.as_tensor(list(label_token_ids), dtype=torch.long)
+
+    def __call__(self, model, batch) -> torch.Tensor:
+        last = lm_logits(model, batch)[:, -1, :]  # [b, V]
+        return torch.log_softmax(last[:, self.label_token_ids.to(last.device)].float(), dim=-1)
+
+
+class FullVocabTask:
+    """The next-token distribution over the whole vocabulary (TriviaQA, Appendix D.4)."""
+
+    sequences_per_example = 1
+
+    def __call__(self, model, batch) -> torch.Tensor:
+        return torch.log_softmax(lm_logits(model, batch)[:, -1, :].float(), dim=-1)
+
+
+class SuffixTask:
+    """Log-probability of each label as a suffix of the prompt (CLINC150, Appendix D.3).
+
+    The batch holds, example-major, one row per (example, label): prompt tokens
+    followed by the label's tokens, and `suffix_mask` [B, T] marking the label
+    tokens. log p(label | prompt) sums the suffix tokens' log-probabilities;
+    a log_softmax over the labels normalises them.
+    """
+
+    def __init__(self, n_labels: int):
+        self.sequences_per_example = n_labels
+
+    def __call__(self, model, batch) -> torch.Tensor:
+        logits = lm_logits(model, batch).float()  # [B, T, V]
+        log_probs = torch.log_softmax(logits[:, :-1], dim=-1)  # predicts tokens 1..T-1
+        targets = batch["input_ids"][:, 1:]
+        token_lp = log_probs.gather(-1, targets[..., None])[..., 0]  # [B, T-1]
+        suffix_lp = (token_lp * batch["suffix_mask"][:, 1:]).sum(-1)  # [B]
+        return torch.log_softmax(suffix_lp.reshape(-1, self.sequences_per_example), dim=-1)
