@@ -128,34 +128,18 @@ class NPEFF:
         offset, m_total = _example_offset(m)
 
         norms = pef_frobenius_norms(G, self.chunk_size)
-        sq_norms = (norms > 0).to(torch.float32).to(device)  # every normalised PEF has norm 1 or 0
         H, W = initial_factors(m_total, C, d, self.seed, device)
-        W = W[offset:offset + m]
+        W = W[offset:offset + m].clone()
 
         losses, seconds = [], []
         n_steps = self.n_h_only_steps + self.n_joint_steps
         for t in tqdm(range(n_steps), desc="NPEFF", disable=not self.progress, mininterval=5):
             start = time.perf_counter()
             joint = t >= self.n_h_only_steps
-            M = (H @ H.T) ** 2  # [C, C]
-            T2 = torch.zeros_like(H)  # [C, d]
-            WtW = torch.zeros((C, C), device=device)
-            loss = torch.zeros((), device=device)
-            for rows, g in normalized_chunks(G, norms, self.chunk_size, device):
-                B = g @ H.T  # [c, r, C]
-                N = (B * B).sum(1)  # [c, C]
-                w = W[rows]
-                if joint:
-                    w = w_update(w, N, M, self.eps)
-                    W[rows] = w
-                loss += chunk_loss(w, N, M, sq_norms[rows])
-                WtW += w.T @ w
-                # T2[j] = -4 sum_i sum_r W_ij B_irj G_ir: one [C, c*r] x [c*r, d] matmul
-                T2 -= 4 * (B * w[:, None, :]).reshape(-1, C).T @ g.reshape(-1, d)
-            _all_reduce(T2, WtW, loss)
-            T1 = 4 * (WtW * (H @ H.T)) @ H
-            H = H - (self.joint_lr if joint else self.h_only_lr) * (T1 + T2)
-            losses.append(loss.item() / max(m_total, 1))
+            loss, grad = step_pass(G, norms, W, H, update_w=joint, eps=self.eps,
+                                   chunk_size=self.chunk_size, device=device)
+            H = H - (self.joint_lr if joint else self.h_only_lr) * grad
+            losses.append(loss / max(m_total, 1))
             seconds.append(time.perf_counter() - start)
             if not math.isfinite(losses[-1]):
                 raise FloatingPointError(f"NPEFF loss became {losses[-1]} at step {t}; lower the learning rate")
@@ -163,6 +147,34 @@ class NPEFF:
         H, W = normalize_components(H, W)
         return Decomposition(W=W.cpu(), H=H.cpu(), loss_history=losses, pef_norms=norms,
                              step_seconds=seconds, n_h_only_steps=self.n_h_only_steps)
+
+
+def step_pass(G: torch.Tensor, norms: torch.Tensor, W: torch.Tensor, H: torch.Tensor, *, update_w: bool,
+              eps: float, chunk_size: int, device) -> tuple[float, torch.Tensor]:
+    """One pass of Algorithm 1 over the examples, W updated in place when `update_w`.
+
+    Returns (loss, dL/dH): the loss after the W update and before the H update,
+    summed over all examples (all processes), and the H gradient T1 + T2 [C, d].
+    """
+    C, d = H.shape
+    M = (H @ H.T) ** 2  # [C, C]
+    T2 = torch.zeros_like(H)  # [C, d]
+    WtW = torch.zeros((C, C), device=H.device)
+    loss = torch.zeros((), device=H.device)
+    for rows, g in normalized_chunks(G, norms, chunk_size, device):
+        B = g @ H.T  # [c, r, C]
+        N = (B * B).sum(1)  # [c, C]
+        w = W[rows]
+        if update_w:
+            w = w_update(w, N, M, eps)
+            W[rows] = w
+        loss += chunk_loss(w, N, M, (norms[rows] > 0).to(H.device, torch.float32))  # normalised: 1 or 0
+        WtW += w.T @ w
+        # T2[j] = -4 sum_i sum_r W_ij B_irj G_ir: one [C, c*r] x [c*r, d] matmul
+        T2 -= 4 * (B * w[:, None, :]).reshape(-1, C).T @ g.reshape(-1, d)
+    _all_reduce(T2, WtW, loss)
+    T1 = 4 * (WtW * (H @ H.T)) @ H
+    return loss.item(), T1 + T2
 
 
 def initial_factors(m: int, C: int, d: int, seed: int, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -141,7 +141,9 @@ def _to_numpy(a) -> np.ndarray:
 
 def _attr_value(value):
     if isinstance(value, (list, tuple)):
-        return np.array([str(v) for v in value]) if any(isinstance(v, str) for v in value) else np.array(value)
+        if any(isinstance(v, str) for v in value):
+            return np.array([str(v) for v in value], dtype=h5py.string_dtype())
+        return np.array(value)
     if isinstance(value, Path):
         return str(value)
     return value

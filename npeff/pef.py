@@ -163,35 +163,40 @@ def final_token_activations(model: nn.Module, batch: Mapping[str, torch.Tensor],
 
 # ---------------------------------------------------------------- internals
 class _RowSink:
-    """Receives per-example gradient blocks [b, R, numel] in parameter order;
-    projects each one at once and accumulates the exact Gram G G^T [b, R, R]."""
+    """Receives each parameter's per-example gradient [b, R, numel], in example chunks and
+    in parameter order; projects every chunk at once and accumulates the exact Gram
+    G G^T [b, R, R] (before projection) for the PEF norms."""
 
     def __init__(self, projection: SparseProjection | None, max_block_elems: int):
         self.projection = projection
         self.max_block_elems = max_block_elems
         self.offset = 0
         self.gram = None
-        self.projected = None
-        self.blocks = []
+        self.projected = None  # [b, R, d]
+        self.blocks = []  # unprojected [b, R, numel] per parameter
 
-    def add(self, block: torch.Tensor) -> None:  # [b, R, numel]
-        block = block.float()
-        b, R, numel = block.shape
-        gram = block @ block.transpose(1, 2)
-        self.gram = gram if self.gram is None else self.gram + gram
-        if self.projection is None:
-            self.blocks.append(block.detach().cpu())
-        else:
-            if self.projected is None:
-                self.projected = torch.zeros((b * R, self.projection.out_dim), device=block.device)
-            self.projection.project(block.reshape(b * R, numel), start=self.offset, out=self.projected)
+    def add_parameter(self, chunks, b: int, R: int, numel: int, device) -> None:
+        """chunks: iterable of (example slice, gradient [c, R, numel])."""
+        if self.gram is None:
+            self.gram = torch.zeros((b, R, R), device=device)
+            if self.projection is not None:
+                self.projected = torch.zeros((b, R, self.projection.out_dim), device=device)
+        pieces = []
+        for rows, block in chunks:
+            block = block.float()
+            self.gram[rows] += block @ block.transpose(1, 2)
+            if self.projection is None:
+                pieces.append(block.detach().cpu())
+            else:
+                self.projected[rows] = self.projection.project(block, start=self.offset) + self.projected[rows]
+        if pieces:
+            self.blocks.append(torch.cat(pieces))
         self.offset += numel
 
     def result(self) -> torch.Tensor:
-        b, R = self.gram.shape[:2]
         if self.projection is None:
             return torch.cat(self.blocks, dim=2)
-        return self.projected.reshape(b, R, -1).cpu()
+        return self.projected.cpu()
 
 
 def _linear_owners(model: nn.Module, params) -> dict | None:
@@ -250,10 +255,10 @@ def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) ->
         for a, _ in calls[m]:
             by_module[m].append((_per_example(a, group, b), _per_example_rows(grads[i], group, b)))
             i += 1
-    for name, _ in params:
+    for name, p in params:
         module, attr = owners[name]
-        for block in _linear_param_blocks(by_module[module], attr, sink.max_block_elems):
-            sink.add(block)
+        sink.add_parameter(_linear_param_blocks(by_module[module], attr, sink.max_block_elems),
+                           b, R, p.numel(), S.device)
     return log_probs.detach()
 
 
@@ -281,7 +286,7 @@ def _per_example_rows(g: torch.Tensor, group: int, b: int) -> torch.Tensor:
 
 def _linear_param_blocks(uses, attr: str, max_elems: int):
     """Per-example, per-row gradient of a Linear's weight [out, in] or bias [out],
-    summed over the module's uses, yielded in example chunks: [c, R, numel]."""
+    summed over the module's uses, yielded in example chunks: (slice, [c, R, numel])."""
     a0, g0 = uses[0]
     R, b, _, n_out = g0.shape
     numel = n_out * (a0.shape[-1] if attr == "weight" else 1)
@@ -295,7 +300,7 @@ def _linear_param_blocks(uses, attr: str, max_elems: int):
             else:
                 part = g[:, lo:hi].sum(2).transpose(0, 1)
             total = part if total is None else total + part
-        yield total.reshape(hi - lo, R, numel)
+        yield slice(lo, hi), total.reshape(hi - lo, R, numel)
 
 
 def _functional_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) -> torch.Tensor:
@@ -316,8 +321,9 @@ def _functional_row_gradients(model, batch, task, row_fn, params, sink: _RowSink
         row_fn(log_probs)
     jac = vmap(jacrev(rows_of), in_dims=(None, 0))(values, dict(batch))  # name -> [b, R, *shape]
     for name in names:
-        j = jac[name]
-        sink.add(j.reshape(j.shape[0], j.shape[1], -1))
+        j = jac[name]  # [b, R, *shape]
+        b, R = j.shape[:2]
+        sink.add_parameter([(slice(0, b), j.reshape(b, R, -1))], b, R, j[0, 0].numel(), j.device)
     return log_probs
 
 

@@ -1,0 +1,64 @@
+"""HDF5 artifacts: round trips, validation messages, atomic writes."""
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from npeff import io
+from npeff.decompose import Decomposition
+
+
+def test_pefs_round_trip(tmp_path):
+    G = torch.randn(5, 2, 8)
+    path = io.write_pefs(tmp_path / "p.h5", G, torch.rand(5), torch.log_softmax(torch.randn(5, 3), 1),
+                         torch.tensor([0, 1, 2, -1, 0]), {"model": "tiny", "projection_seed": 3, "rows": "lrm",
+                                                          "param_exclude": ["*embed*", "*norm*"], "svd_rank": None})
+    arrays, attrs = io.read_pefs(path)
+    np.testing.assert_array_equal(arrays["G"], G.numpy())
+    assert arrays["preds"].dtype.kind == "i" and arrays["preds"].shape == (5,)
+    assert attrs["kind"] == "pefs" and attrs["model"] == "tiny" and attrs["projection_seed"] == 3
+    assert attrs["param_exclude"] == ["*embed*", "*norm*"] and "svd_rank" not in attrs
+
+
+def test_decomposition_and_recovered_round_trip(tmp_path):
+    dec = Decomposition(W=torch.rand(6, 3), H=torch.randn(3, 10), loss_history=[1.0, 0.5],
+                        pef_norms=torch.rand(6), step_seconds=[0.1, 0.1], n_h_only_steps=1)
+    arrays, attrs = io.read_decomposition(io.write_decomposition(tmp_path / "d.h5", dec, {"n_components": 3}))
+    np.testing.assert_allclose(arrays["H"], dec.H.numpy())
+    assert attrs["n_h_only_steps"] == 1
+    vectors = np.zeros((2, 50), np.float32)
+    vectors[0, [3, 7]] = [1.5, -2.0]
+    vectors[1, 49] = 4.0
+    ids, dense, attrs = io.read_recovered(io.write_recovered(tmp_path / "r.h5", [4, 9], vectors, {}))
+    assert ids.tolist() == [4, 9] and attrs["n_parameters"] == 50
+    np.testing.assert_array_equal(dense, vectors)
+
+
+def test_wrong_kind_missing_dataset_and_mismatched_dims_are_named(tmp_path):
+    path = io.write_coefficients(tmp_path / "c.h5", torch.rand(4, 2), torch.rand(4), {})
+    with pytest.raises(io.ArtifactError, match="expected a 'pefs' artifact.*kind='coefficients'"):
+        io.read_pefs(path)
+    with h5py.File(path, "a") as f:
+        del f["reconstruction_loss"]
+    with pytest.raises(io.ArtifactError, match="lacks dataset 'reconstruction_loss'"):
+        io.read_coefficients(path)
+    with pytest.raises(io.ArtifactError, match="dimension 'm' is 3 in 'reconstruction_loss' but 4 in 'W'"):
+        io.write_coefficients(tmp_path / "bad.h5", torch.rand(4, 2), torch.rand(3), {})
+    with pytest.raises(io.ArtifactError, match="dims"):
+        io.write_coefficients(tmp_path / "bad.h5", torch.rand(4), torch.rand(4), {})
+    assert not (tmp_path / "bad.h5").exists()
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    with pytest.raises(io.ArtifactError, match="not a readable HDF5"):
+        io.read_coefficients(tmp_path / "junk.h5")
+    with pytest.raises(io.ArtifactError, match="no such file"):
+        io.read_coefficients(tmp_path / "missing.h5")
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    def explode(*args, **kwargs):
+        raise KeyboardInterrupt("killed mid-write")
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", explode)
+    with pytest.raises(KeyboardInterrupt):
+        io.write_coefficients(tmp_path / "c.h5", torch.rand(4, 2), torch.rand(4), {})
+    assert list(tmp_path.iterdir()) == []

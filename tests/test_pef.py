@@ -1,0 +1,178 @@
+"""PEFs of a tiny Llama against brute force, for every row kind and both backends."""
+import pytest
+import torch
+
+from npeff.models import ParameterSelection, unflatten
+from npeff.pef import compute_pefs, eps_matrix, final_token_activations, reduce_rank
+from npeff.projection import SparseProjection
+from npeff.tasks import FullVocabTask, LabelTokenTask, SuffixTask
+from tiny_models import left_padded_batch, tiny_llama
+
+VOCAB = 48
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_llama(seed=0, vocab=VOCAB)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return left_padded_batch([5, 7, 3, 6], VOCAB, seed=1)
+
+
+def example_grads(model, batch, task, e, selection=None):
+    """Plain autograd, one backward per category: g_y = grad log p_y of example e, and p [r]."""
+    params = [p for _, p in (selection or ParameterSelection()).parameters(model)]
+    single = {k: v[e:e + 1] for k, v in batch.items()}
+    log_probs = task(model, single)[0]
+    grads = [torch.cat([g.flatten() for g in torch.autograd.grad(lp, params, retain_graph=True)])
+             for lp in log_probs]
+    return torch.stack(grads), log_probs.exp().detach()
+
+
+def brute_force_fisher(model, batch, task, e, selection=None):
+    """sum_y p(y) grad log p(y) grad log p(y)^T: [n, n]."""
+    g, p = example_grads(model, batch, task, e, selection)
+    return (g.T * p) @ g
+
+
+@pytest.mark.parametrize("backend", ["hooks", "functional"])
+def test_lrm_pef_equals_brute_force_fisher_on_a_3_class_task(model, batch, backend):
+    task = LabelTokenTask([3, 7, 11])
+    out = compute_pefs(model, batch, task, backend=backend)
+    assert out.G.shape == (4, 3, ParameterSelection().n_parameters(model))
+    torch.testing.assert_close(out.log_probs.exp().sum(1), torch.ones(4))
+    for e in range(4):
+        F = brute_force_fisher(model, batch, task, e)
+        torch.testing.assert_close(out.G[e].T @ out.G[e], F, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(out.frob_norms[e].double(), torch.linalg.matrix_norm(F.double()), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("rows", ["lrm", "eps", "predicted"])
+def test_hooks_and_functional_backends_agree(model, batch, rows):
+    kwargs = dict(rows=rows, n_eps_rows=5, eps_seed=3)
+    a = compute_pefs(model, batch, FullVocabTask(), backend="hooks", **kwargs)
+    b = compute_pefs(model, batch, FullVocabTask(), backend="functional", **kwargs)
+    torch.testing.assert_close(a.G, b.G, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(a.frob_norms, b.frob_norms, rtol=1e-4, atol=1e-6)
+
+
+def test_predicted_rows_are_the_argmax_gradient(model, batch):
+    task = LabelTokenTask([3, 7, 11, 20])
+    out = compute_pefs(model, batch, task, rows="predicted")
+    assert out.G.shape[1] == 1
+    for e in range(4):
+        g, p = example_grads(model, batch, task, e)
+        torch.testing.assert_close(out.G[e, 0], g[p.argmax()], rtol=1e-4, atol=1e-6)
+
+
+def test_eps_converges_to_the_full_fisher(model, batch):
+    """Appendix B: E[G~^T G~] = F; the error shrinks like 1/sqrt(r')."""
+    task = FullVocabTask()
+    F = brute_force_fisher(model, batch, task, 0)
+    errors = []
+    for n_rows in (4, 64, 1024):
+        G = compute_pefs(model, {k: v[:1] for k, v in batch.items()}, task, rows="eps",
+                         n_eps_rows=n_rows, eps_seed=1).G[0]
+        errors.append((torch.linalg.matrix_norm(G.T @ G - F) / torch.linalg.matrix_norm(F)).item())
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 0.15, errors
+
+
+def test_eps_matrix_is_a_scaled_rademacher():
+    A = eps_matrix(256, 10, seed=0)
+    assert set(A.abs().unique().tolist()) == {1 / 16}
+    torch.testing.assert_close(A.T @ A, torch.eye(10), atol=0.25, rtol=0)
+
+
+def test_svd_reduced_pef_is_the_best_rank_k_approximation(model, batch):
+    G = compute_pefs(model, batch, FullVocabTask(), rows="eps", n_eps_rows=8).G  # [4, 8, n]
+    G2 = reduce_rank(G, 3)
+    assert G2.shape == (4, 3, G.shape[2])
+    for e in range(4):
+        F = (G[e].T @ G[e]).double()
+        vals, vecs = torch.linalg.eigh(F)
+        best = (vecs[:, -3:] * vals[-3:]) @ vecs[:, -3:].T
+        torch.testing.assert_close((G2[e].T @ G2[e]).double(), best, rtol=1e-4, atol=1e-5)
+    same = compute_pefs(model, batch, FullVocabTask(), rows="eps", n_eps_rows=8, svd_rank=3).G
+    torch.testing.assert_close(same, G2)
+    with pytest.raises(ValueError, match="SVD rank"):
+        reduce_rank(G, 9)
+
+
+def test_projection_is_applied_blockwise_as_gradients_are_produced(model, batch):
+    task = LabelTokenTask([3, 7, 11])
+    n = ParameterSelection().n_parameters(model)
+    p = SparseProjection(n, 256, seed=2, density=8)
+    full = compute_pefs(model, batch, task)
+    projected = compute_pefs(model, batch, task, projection=p, max_block_elems=500)  # many small chunks
+    torch.testing.assert_close(projected.G, p.project(full.G), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(projected.frob_norms, full.frob_norms)
+    with pytest.raises(ValueError, match="in_dim"):
+        compute_pefs(model, batch, task, projection=SparseProjection(n + 1, 16))
+
+
+def test_suffix_task_groups_sequences_per_example(model):
+    """CLINC150-style: one sequence per (example, label), example-major."""
+    prompts = [[5, 9, 2], [7, 1, 4, 4]]
+    labels = [[12], [30, 31], [8, 40, 41]]
+    rows, masks = [], []
+    for prompt in prompts:
+        for label in labels:
+            rows.append(prompt + label)
+            masks.append([0] * len(prompt) + [1] * len(label))
+    T = max(map(len, rows))
+    batch = {"input_ids": torch.tensor([[0] * (T - len(r)) + r for r in rows]),
+             "attention_mask": torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows]),
+             "suffix_mask": torch.tensor([[0] * (T - len(m)) + m for m in masks])}
+    task = SuffixTask(n_labels=3)
+    out = compute_pefs(model, batch, task)
+    assert out.G.shape[:2] == (2, 3)
+    for e in range(2):
+        single = {k: v[3 * e:3 * e + 3] for k, v in batch.items()}
+        params = [p for _, p in ParameterSelection().parameters(model)]
+        log_probs = task(model, single)[0]
+        F = 0
+        for lp in log_probs:
+            g = torch.cat([x.flatten() for x in torch.autograd.grad(lp, params, retain_graph=True)])
+            F = F + lp.exp().detach() * torch.outer(g, g)
+        torch.testing.assert_close(out.G[e].T @ out.G[e], F, rtol=1e-4, atol=1e-5)
+
+
+def test_parameter_selection(model):
+    names = [n for n, _ in ParameterSelection().parameters(model)]
+    assert names and not any("embed" in n or "norm" in n for n in names)
+    only_mlp = ParameterSelection(include=("*layers.1.mlp.*",))
+    assert [n.split(".")[-2] for n, _ in only_mlp.parameters(model)] == ["gate_proj", "up_proj", "down_proj"]
+    layout = only_mlp.layout(model)
+    vector = torch.arange(only_mlp.n_parameters(model), dtype=torch.float32)
+    pieces = unflatten(vector, layout)
+    assert pieces["model.layers.1.mlp.up_proj.weight"].shape == model.model.layers[1].mlp.up_proj.weight.shape
+    with pytest.raises(ValueError, match="matches no parameter"):
+        ParameterSelection(include=("nothing*",)).parameters(model)
+
+
+def test_a_later_layer_selection_matches_brute_force(model, batch):
+    selection = ParameterSelection(include=("*layers.1.*",))
+    task = LabelTokenTask([3, 7, 11])
+    out = compute_pefs(model, batch, task, selection=selection)
+    F = brute_force_fisher(model, batch, task, 2, selection)
+    torch.testing.assert_close(out.G[2].T @ out.G[2], F, rtol=1e-4, atol=1e-5)
+    assert all(p.requires_grad for p in model.parameters())  # restored afterwards
+
+
+def test_final_token_activations(model, batch):
+    acts = final_token_activations(model, batch)
+    assert acts.shape == (4, 16)
+    captured = {}
+    handle = model.model.layers[-1].register_forward_hook(lambda m, i, o: captured.setdefault("o", o))
+    with torch.no_grad():
+        single = {k: v[1:2, -7:] for k, v in batch.items()}  # example 1 without its padding
+        model(**single)
+    handle.remove()
+    out = captured["o"][0] if isinstance(captured["o"], tuple) else captured["o"]
+    torch.testing.assert_close(acts[1], out[0, -1], rtol=1e-4, atol=1e-5)
+    right_padded = {k: v.flip(1) for k, v in batch.items()}
+    with pytest.raises(ValueError, match="left-padded"):
+        final_token_activations(model, right_padded)

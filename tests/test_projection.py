@@ -1,0 +1,190 @@
+"""Seeded sparse projection: the matrix it defines, its adjoint, JL behaviour, CPU == GPU."""
+import ctypes
+import math
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from npeff.decompose import NPEFF
+from npeff.projection import KERNEL_DIR, SparseProjection
+from planted import match_components, planted_pefs
+
+MASK = (1 << 64) - 1
+
+
+def reference_entry(seed, j, k, s):
+    """The hash of kernels/sparse_projection_core.cuh, re-derived with Python integers."""
+    def mix(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        return z ^ (z >> 31)
+    h = mix(mix(seed ^ 0x9E3779B97F4A7C15) ^ ((j << 32) | (k & 0xFFFFFFFF)))
+    return ((h >> 32) * s) >> 32, 1.0 if h & 1 else -1.0
+
+
+def reference_dense(p: SparseProjection) -> np.ndarray:
+    A = np.zeros((p.out_dim, p.in_dim))
+    s = p.region_size
+    for j in range(p.out_dim):
+        for k in range(p.n_regions):
+            offset, sign = reference_entry(p.seed, j, k, s)
+            if k * s + offset < p.in_dim:
+                A[j, k * s + offset] = sign * math.sqrt(s / p.out_dim)
+    return A
+
+
+@pytest.mark.parametrize("in_dim,out_dim,density,seed", [(103, 64, 8, 1), (50, 16, 32, 2**40 + 3), (257, 96, 4, 0)])
+def test_dense_matrix_is_the_hash_spec(in_dim, out_dim, density, seed):
+    p = SparseProjection(in_dim, out_dim, seed=seed, density=density)
+    np.testing.assert_allclose(p.dense(), reference_dense(p), rtol=1e-6, atol=0)
+    # every output has one entry per region (bar the padded tail); each input ~density outputs
+    nonzero = p.dense() != 0
+    assert nonzero.sum(1).max() <= p.n_regions
+    assert abs(nonzero.sum(0).mean() - out_dim / p.region_size) < 0.2 * out_dim / p.region_size
+
+
+def test_project_and_transpose_match_the_dense_matrix():
+    p = SparseProjection(1000, 64, seed=3, density=8)
+    A = p.dense()
+    x = np.random.default_rng(0).standard_normal((5, 1000)).astype(np.float32)
+    y = np.random.default_rng(1).standard_normal((5, 64)).astype(np.float32)
+    np.testing.assert_allclose(p.project(x), x @ A.T, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(p.transpose(y), y @ A, rtol=1e-4, atol=1e-4)
+    # adjoint: <A x, y> = <x, A^T y>
+    np.testing.assert_allclose((p.project(x) * y).sum(1), (x * p.transpose(y)).sum(1), rtol=1e-4)
+
+
+def test_blocks_sum_to_the_whole_and_slices_are_consistent():
+    p = SparseProjection(777, 40, seed=9, density=4)
+    x = torch.randn(3, 777)
+    whole = p.project(x)
+    acc = torch.zeros(3, 40)
+    for lo, hi in [(0, 5), (5, 300), (300, 301), (301, 777)]:
+        p.project(x[:, lo:hi], start=lo, out=acc)
+    torch.testing.assert_close(acc, whole, rtol=1e-5, atol=1e-5)
+    y = torch.randn(2, 40)
+    torch.testing.assert_close(p.transpose(y, start=123, length=200), p.transpose(y)[:, 123:323])
+    with pytest.raises(ValueError, match="outside"):
+        p.project(x[:, :10], start=770)
+
+
+def test_types_batching_and_seeds():
+    p = SparseProjection(500, 32, seed=4, density=8)
+    x = np.random.default_rng(2).standard_normal((2, 3, 500)).astype(np.float32)
+    y_np = p.project(x)
+    y_t = p.project(torch.from_numpy(x))
+    assert isinstance(y_np, np.ndarray) and isinstance(y_t, torch.Tensor) and y_t.shape == (2, 3, 32)
+    np.testing.assert_allclose(y_np, y_t.numpy())
+    np.testing.assert_allclose(p.project(x[1, 2]), y_np[1, 2], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(SparseProjection(500, 32, seed=5, density=8).project(x), y_np)
+    assert SparseProjection.from_attrs(p.attrs()) == p
+
+
+def test_inner_products_are_preserved_within_jl_tolerance():
+    n, d = 50_000, 4096
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((20, n)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    X[10:] = 0.6 * X[:10] + 0.8 * X[10:]  # correlated pairs, true cosine ~0.6
+    Y = SparseProjection(n, d, seed=11).project(X)
+    errors = Y @ Y.T - X @ X.T
+    # sparse JL: error std ~ sqrt(2/d) for unit vectors; 5 sigma bound
+    assert np.abs(errors).max() < 5 * math.sqrt(2 / d)
+    # unbiased: the mean squared norm over many seeds is the true one
+    x = X[0]
+    norms = [np.sum(SparseProjection(n, 256, seed=s).project(x) ** 2) for s in range(200)]
+    assert abs(np.mean(norms) - 1.0) < 0.03
+
+
+def test_invalid_arguments_are_reported():
+    with pytest.raises(ValueError, match="in_dim"):
+        SparseProjection(0, 10)
+    with pytest.raises(ValueError, match="seed"):
+        SparseProjection(10, 10, seed=-1)
+    with pytest.raises(ValueError, match="last axis"):
+        SparseProjection(10, 4).transpose(np.zeros(5))
+
+
+def test_decomposing_projected_pefs_gives_the_unprojected_coefficients():
+    """Appendix C.6: W is (approximately) unchanged by the projection, H' ~ H A^T."""
+    G, _, H_true = planted_pefs(m=300, C=5, d=3000, seed=6)
+    p = SparseProjection(3000, 512, seed=1)
+    fit = dict(n_h_only_steps=100, n_joint_steps=300, h_only_lr=1e-3, joint_lr=1e-2, seed=0)
+    plain = NPEFF(5, **fit).fit(G)
+    projected = NPEFF(5, **fit).fit(p.project(G))
+    best, idx = match_components(projected.H, p.project(plain.H))
+    assert (best > 0.95).all()
+    for j in range(5):
+        corr = np.corrcoef(plain.W[:, j].numpy(), projected.W[:, idx[j]].numpy())[0, 1]
+        assert corr > 0.95, (j, corr)
+
+
+# ------------------------------------------------------------ the CUDA sources
+HARNESS = r"""
+#include "sparse_projection_core.cuh"
+extern "C" void entries(npeff_u64 seed, long long out_dim, long long n_regions, long long s,
+                        long long* offsets, float* signs) {
+    npeff_u64 key = npeff_seed_key(seed);
+    for (long long j = 0; j < out_dim; ++j)
+        for (long long k = 0; k < n_regions; ++k) {
+            npeff_u64 off; float sign;
+            npeff_entry(key, j, k, s, &off, &sign);
+            offsets[j * n_regions + k] = (long long)off; signs[j * n_regions + k] = sign;
+        }
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_cuda_header_hash_equals_the_cpu_twin(tmp_path):
+    """The header the GPU kernel includes, compiled for the host, gives the CPU twin's matrix."""
+    (tmp_path / "harness.cpp").write_text(HARNESS)
+    lib = tmp_path / "harness.so"
+    subprocess.run(["g++", "-O1", "-shared", "-fPIC", f"-I{KERNEL_DIR}", str(tmp_path / "harness.cpp"),
+                    "-o", str(lib)], check=True)
+    p = SparseProjection(5000, 300, seed=12345, density=16)
+    offsets = np.zeros((p.out_dim, p.n_regions), np.int64)
+    signs = np.zeros((p.out_dim, p.n_regions), np.float32)
+    ctypes.CDLL(str(lib)).entries(ctypes.c_uint64(p.seed), ctypes.c_longlong(p.out_dim),
+                                  ctypes.c_longlong(p.n_regions), ctypes.c_longlong(p.region_size),
+                                  offsets.ctypes.data_as(ctypes.c_void_p), signs.ctypes.data_as(ctypes.c_void_p))
+    from npeff import _cpu_projection as cpu
+    ref_offsets, ref_signs = cpu.entry_table(np.uint64(p.key), p.out_dim, p.n_regions, p.region_size)
+    np.testing.assert_array_equal(offsets, ref_offsets)
+    np.testing.assert_array_equal(signs, ref_signs)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
+def test_cuda_kernels_compile(tmp_path):
+    source = tmp_path / "kernels.cu"
+    source.write_text((KERNEL_DIR / "sparse_projection_core.cuh").read_text()
+                      + (KERNEL_DIR / "sparse_projection.cu").read_text())
+    subprocess.run(["nvcc", "-ptx", "-std=c++14", str(source), "-o", str(tmp_path / "kernels.ptx")], check=True)
+    ptx = (tmp_path / "kernels.ptx").read_text()
+    assert "project_forward" in ptx and "project_transpose" in ptx
+
+
+def _cupy_cuda():
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cupy_cuda(), reason="needs CUDA and CuPy")
+@pytest.mark.parametrize("in_dim,out_dim,density,rows", [(100_003, 1024, 32, 1), (250_000, 8192, 32, 13), (999, 50, 8, 9)])
+def test_cupy_kernel_equals_cpu_twin(in_dim, out_dim, density, rows):
+    p = SparseProjection(in_dim, out_dim, seed=77, density=density)
+    x = torch.randn(rows, in_dim)
+    y = torch.randn(rows, out_dim)
+    torch.testing.assert_close(p.project(x.cuda()).cpu(), p.project(x), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(p.transpose(y.cuda()).cpu(), p.transpose(y), rtol=1e-4, atol=1e-4)
+    acc = torch.zeros(rows, out_dim, device="cuda")
+    p.project(x[:, :1000].cuda(), out=acc)
+    p.project(x[:, 1000:].cuda(), start=1000, out=acc)
+    torch.testing.assert_close(acc.cpu(), p.project(x), rtol=1e-4, atol=1e-4)
