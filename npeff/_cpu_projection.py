@@ -53,7 +53,22 @@ def entry_table(key, out_dim, n_regions, region_size):
     return offsets, signs
 
 
-@numba.njit(cache=True, parallel=True, fastmath=False)
+@numba.njit(cache=True, inline="always")
+def region_entries(key, k, base, region_size, cols, signs):
+    """Columns (relative to the block) and signs of every output's entry in region k.
+
+    Branch-free over outputs, so LLVM vectorises the hashing; the gathers that
+    use them run in a separate loop.
+    """
+    kk = key ^ (np.uint64(k) & _LOW32)
+    s64 = np.uint64(region_size)
+    for j in range(cols.shape[0]):
+        h = mix64(kk ^ (np.uint64(j) << _S32))
+        cols[j] = base + np.int64(((h >> _S32) * s64) >> _S32)
+        signs[j] = np.float32(2.0) * np.float32(h & _ONE) - np.float32(1.0)
+
+
+@numba.njit(cache=True, parallel=True)
 def forward(xt, start, out_dim, region_size, key, scale, yt, n_threads):
     """yt[j, :] += scale * sum_k sign(j,k) * xt[k*s + off(j,k) - start, :].
 
@@ -64,21 +79,22 @@ def forward(xt, start, out_dim, region_size, key, scale, yt, n_threads):
     """
     length, n_rows = xt.shape
     k_first = start // region_size
-    k_last = (start + length - 1) // region_size
-    n_regions = k_last - k_first + 1
+    n_regions = (start + length - 1) // region_size - k_first + 1
     n_chunks = min(n_threads, n_regions)
     partial = np.zeros((n_chunks, out_dim, n_rows), np.float32)
     for c in numba.prange(n_chunks):
-        k_lo = k_first + (n_regions * c) // n_chunks
-        k_hi = k_first + (n_regions * (c + 1)) // n_chunks
         acc = partial[c]
-        for k in range(k_lo, k_hi):
+        cols = np.empty(out_dim, np.int64)
+        signs = np.empty(out_dim, np.float32)
+        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
             base = k * region_size - start
+            region_entries(key, k, base, region_size, cols, signs)
+            inside = base >= 0 and base + region_size <= length  # no bounds checks needed
             for j in range(out_dim):
-                offset, sign = entry(key, j, k, region_size)
-                col = base + offset
-                if col < 0 or col >= length:
+                col = cols[j]
+                if not inside and (col < 0 or col >= length):
                     continue
+                sign = signs[j]
                 for r in range(n_rows):
                     acc[j, r] += sign * xt[col, r]
     for c in range(n_chunks):
@@ -87,22 +103,29 @@ def forward(xt, start, out_dim, region_size, key, scale, yt, n_threads):
                 yt[j, r] += scale * partial[c, j, r]
 
 
-@numba.njit(cache=True, parallel=True, fastmath=False)
-def transpose(yt, start, length, region_size, key, scale, xt):
+@numba.njit(cache=True, parallel=True)
+def transpose(yt, start, length, region_size, key, scale, xt, n_threads):
     """xt[c, :] += scale * sum_j sign(j,k) * yt[j, :] for the entries landing on c.
 
     yt: [out_dim, n_rows], xt: [length, n_rows] (columns [start, start+length)).
-    Parallel over regions: a region's columns are written by one thread only.
+    Parallel over ranges of regions: a region's columns are written by one
+    thread only, so no reduction is needed.
     """
     out_dim, n_rows = yt.shape
     k_first = start // region_size
-    k_last = (start + length - 1) // region_size
-    for k in numba.prange(k_first, k_last + 1):
-        base = k * region_size - start
-        for j in range(out_dim):
-            offset, sign = entry(key, j, k, region_size)
-            col = base + offset
-            if col < 0 or col >= length:
-                continue
-            for r in range(n_rows):
-                xt[col, r] += scale * sign * yt[j, r]
+    n_regions = (start + length - 1) // region_size - k_first + 1
+    n_chunks = min(n_threads, n_regions)
+    for c in numba.prange(n_chunks):
+        cols = np.empty(out_dim, np.int64)
+        signs = np.empty(out_dim, np.float32)
+        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
+            base = k * region_size - start
+            region_entries(key, k, base, region_size, cols, signs)
+            inside = base >= 0 and base + region_size <= length
+            for j in range(out_dim):
+                col = cols[j]
+                if not inside and (col < 0 or col >= length):
+                    continue
+                sign = scale * signs[j]
+                for r in range(n_rows):
+                    xt[col, r] += sign * yt[j, r]

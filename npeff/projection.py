@@ -26,7 +26,7 @@ import torch
 from npeff import _cpu_projection as cpu
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
-_DENSE_LIMIT = 50_000_000  # entries; dense() is for tests and small references
+_DENSE_LIMIT = 2**28  # entries (1 GiB); dense() is for tests and small references
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class SparseProjection:
             y2 = _as_numpy_2d(y, self.out_dim)
             xt = np.zeros((length, y2.shape[0]), np.float32)
             cpu.transpose(np.ascontiguousarray(y2.T), start, length, self.region_size,
-                          np.uint64(self.key), np.float32(self.scale), xt)
+                          np.uint64(self.key), np.float32(self.scale), xt, numba.get_num_threads())
             x = xt.T
             if isinstance(y, torch.Tensor):
                 x = torch.from_numpy(np.ascontiguousarray(x))
@@ -136,13 +136,18 @@ class SparseProjection:
         """The matrix itself, [out_dim, in_dim] float32 (small sizes only)."""
         if self.out_dim * self.in_dim > _DENSE_LIMIT:
             raise ValueError(f"dense() would hold {self.out_dim * self.in_dim} entries (limit {_DENSE_LIMIT})")
+        return self.csr().toarray()
+
+    def csr(self):
+        """The matrix as a materialised scipy.sparse CSR matrix (references and debugging)."""
+        import scipy.sparse
+
         offsets, signs = cpu.entry_table(np.uint64(self.key), self.out_dim, self.n_regions, self.region_size)
         cols = np.arange(self.n_regions)[None, :] * self.region_size + offsets  # [out_dim, n_regions]
         rows = np.broadcast_to(np.arange(self.out_dim)[:, None], cols.shape)
-        keep = cols < self.in_dim
-        matrix = np.zeros((self.out_dim, self.in_dim), np.float32)
-        matrix[rows[keep], cols[keep]] = signs[keep] * np.float32(self.scale)
-        return matrix
+        keep = cols < self.in_dim  # the padded tail of the last region
+        return scipy.sparse.csr_matrix((signs[keep] * np.float32(self.scale), (rows[keep], cols[keep])),
+                                       shape=(self.out_dim, self.in_dim), dtype=np.float32)
 
     def _check_block(self, start: int, length: int, what: str) -> None:
         if start < 0 or length < 1 or start + length > self.in_dim:

@@ -12,14 +12,17 @@ from collections.abc import Mapping, Sequence
 import torch
 
 
-def lm_logits(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """Logits [B, T, V] of a causal LM on a left-padded batch.
+def lm_logits(model, batch: Mapping[str, torch.Tensor], last_only: bool = False) -> torch.Tensor:
+    """Logits [B, T, V] (or [B, 1, V] with last_only) of a causal LM on a left-padded batch.
 
     Positions count from each sequence's first real token, as in generation.
+    last_only skips the unembedding of every other position (a large share of
+    a small model's forward).
     """
     mask = batch["attention_mask"]
     positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
-    return model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions).logits
+    extra = {"logits_to_keep": 1} if last_only else {}
+    return model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, **extra).logits
 
 
 class LabelTokenTask:
@@ -37,7 +40,7 @@ class LabelTokenTask:
         self.label_token_ids = torch.as_tensor(list(label_token_ids), dtype=torch.long)
 
     def __call__(self, model, batch) -> torch.Tensor:
-        last = lm_logits(model, batch)[:, -1, :]  # [b, V]
+        last = lm_logits(model, batch, last_only=True)[:, -1, :]  # [b, V]
         return torch.log_softmax(last[:, self.label_token_ids.to(last.device)].float(), dim=-1)
 
 
@@ -47,7 +50,7 @@ class FullVocabTask:
     sequences_per_example = 1
 
     def __call__(self, model, batch) -> torch.Tensor:
-        return torch.log_softmax(lm_logits(model, batch)[:, -1, :].float(), dim=-1)
+        return torch.log_softmax(lm_logits(model, batch, last_only=True)[:, -1, :].float(), dim=-1)
 
 
 class SuffixTask:
