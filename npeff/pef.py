@@ -231,7 +231,6 @@ def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) ->
     if owners is None:
         raise ValueError("backend='hooks' needs every selected parameter to belong to an nn.Linear; "
                          "use backend='functional'")
-    group = getattr(task, "sequences_per_example", 1)
     calls: dict[nn.Module, list] = {m: [] for m, _ in owners.values()}
 
     def hook(module, inputs, output):
@@ -253,7 +252,7 @@ def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) ->
     for m in calls:
         by_module[m] = []
         for a, _ in calls[m]:
-            by_module[m].append((_per_example(a, group, b), _per_example_rows(grads[i], group, b)))
+            by_module[m].append((_per_example(a, b), _per_example_rows(grads[i], b)))
             i += 1
     for name, p in params:
         module, attr = owners[name]
@@ -274,12 +273,13 @@ def _batched_grad(S, outputs, grad_outputs):
         return [torch.stack(gs) for gs in zip(*per_row)]
 
 
-def _per_example(a: torch.Tensor, group: int, b: int) -> torch.Tensor:
-    """Module input [B, ..., in] -> [b, tokens, in], grouping `group` sequences per example."""
+def _per_example(a: torch.Tensor, b: int) -> torch.Tensor:
+    """Module input [B, ..., in] -> [b, tokens, in]: the B = b * sequences_per_example
+    sequences are example-major, so an example's sequences become one token axis."""
     return a.reshape(b, -1, a.shape[-1])
 
 
-def _per_example_rows(g: torch.Tensor, group: int, b: int) -> torch.Tensor:
+def _per_example_rows(g: torch.Tensor, b: int) -> torch.Tensor:
     """Output gradient [R, B, ..., out] -> [R, b, tokens, out]."""
     return g.reshape(g.shape[0], b, -1, g.shape[-1])
 
