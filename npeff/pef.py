@@ -82,13 +82,17 @@ class PEFBatch:
     G: torch.Tensor
     frob_norms: torch.Tensor
     log_probs: torch.Tensor
+    gradient: torch.Tensor | None = None  # [b, 1, d] grad log p_argmax (with_gradient)
+    gradient_norms: torch.Tensor | None = None  # [b] ||g g^T||_F = ||g||^2, before projection
+    activations: torch.Tensor | None = None  # [b, hidden] final-token block output (with_activations)
 
 
 def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Callable, *,
                  rows: str = "lrm", n_eps_rows: int | None = None, eps_seed: int = 0,
                  svd_rank: int | None = None, projection: SparseProjection | None = None,
                  selection: ParameterSelection | None = None, backend: str = "auto",
-                 max_block_elems: int = 2**26) -> PEFBatch:
+                 max_block_elems: int = 2**26, with_gradient: bool = False,
+                 with_activations: bool = False) -> PEFBatch:
     """LRM-PEFs (or EPS rows, or predicted-class gradients) of one batch.
 
     model : any nn.Module; `task(model, batch)` must return log-probs [b, r]
@@ -99,6 +103,9 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
     projection : SparseProjection over the selected parameters (in_dim must equal their count).
     backend : "hooks" (nn.Linear parameters), "functional" (torch.func, any module) or "auto".
     max_block_elems : bound on the elements of a per-example gradient block held at once.
+    with_gradient : also return grad log p_argmax (G-NPEFF's row) from the same backward.
+    with_activations : also return the last block's output at the final token (hooks
+        backend, one sequence per example), from the same forward.
     """
     if rows not in ROW_KINDS:
         raise ValueError(f"rows must be one of {ROW_KINDS}, got {rows!r}")
@@ -112,7 +119,7 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
 
     eps_A = {}
 
-    def row_fn(log_probs):  # [b, r] -> [b, R]
+    def pef_rows(log_probs):  # [b, r] -> [b, R]
         if rows == "lrm":
             return lrm_rows(log_probs)
         if rows == "eps":
@@ -121,21 +128,36 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
             return eps_rows(log_probs, eps_A["A"])
         return predicted_rows(log_probs)
 
+    def row_fn(log_probs):  # [b, r] -> [b, R (+1)]
+        if with_gradient:
+            return torch.cat([pef_rows(log_probs), predicted_rows(log_probs)], dim=1)
+        return pef_rows(log_probs)
+
     if backend == "auto":
         backend = "hooks" if _linear_owners(model, params) is not None else "functional"
+    if with_activations and (backend != "hooks" or getattr(task, "sequences_per_example", 1) != 1):
+        raise ValueError("with_activations needs the hooks backend and one sequence per example; "
+                         "use final_token_activations on a prompt-only batch instead")
     sink = _RowSink(projection, max_block_elems)
+    activations = None
     with _only_selected_require_grad(model, params):
         if backend == "hooks":
-            log_probs = _hooked_row_gradients(model, batch, task, row_fn, params, sink)
+            log_probs, activations = _hooked_row_gradients(model, batch, task, row_fn, params, sink,
+                                                           _last_block(model) if with_activations else None)
         elif backend == "functional":
             log_probs = _functional_row_gradients(model, batch, task, row_fn, params, sink)
         else:
             raise ValueError(f"backend must be 'auto', 'hooks' or 'functional', got {backend!r}")
-    G = sink.result()
-    frob = torch.linalg.matrix_norm(sink.gram)
+    G, gram = sink.result(), sink.gram
+    R = G.shape[1] - int(with_gradient)
+    result = PEFBatch(G=G[:, :R], frob_norms=torch.linalg.matrix_norm(gram[:, :R, :R]).cpu(),
+                      log_probs=log_probs.float().cpu(), activations=activations)
+    if with_gradient:
+        result.gradient = G[:, R:]
+        result.gradient_norms = gram[:, R, R].cpu()
     if svd_rank is not None:
-        G = reduce_rank(G, svd_rank)
-    return PEFBatch(G=G, frob_norms=frob.cpu(), log_probs=log_probs.float().cpu())
+        result.G = reduce_rank(result.G, svd_rank)
+    return result
 
 
 def final_token_activations(model: nn.Module, batch: Mapping[str, torch.Tensor],
@@ -226,7 +248,8 @@ def _only_selected_require_grad(model: nn.Module, params):
             p.requires_grad_(saved[name])
 
 
-def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) -> torch.Tensor:
+def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink, activation_module=None):
+    """Runs the forward and the batched backward; returns (log_probs [b, r], activations or None)."""
     owners = _linear_owners(model, params)
     if owners is None:
         raise ValueError("backend='hooks' needs every selected parameter to belong to an nn.Linear; "
@@ -236,7 +259,14 @@ def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) ->
     def hook(module, inputs, output):
         calls[module].append((inputs[0].detach(), output))
 
+    captured = {}
+
+    def activation_hook(_m, _inp, out):
+        captured["h"] = (out[0] if isinstance(out, tuple) else out)[:, -1, :].detach().float().cpu()
+
     handles = [m.register_forward_hook(hook) for m in calls]
+    if activation_module is not None:
+        handles.append(activation_module.register_forward_hook(activation_hook))
     try:
         with torch.enable_grad():
             log_probs = task(model, batch)  # [b, r]
@@ -258,7 +288,7 @@ def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) ->
         module, attr = owners[name]
         sink.add_parameter(_linear_param_blocks(by_module[module], attr, sink.max_block_elems),
                            b, R, p.numel(), S.device)
-    return log_probs.detach()
+    return log_probs.detach(), captured.get("h")
 
 
 def _batched_grad(S, outputs, grad_outputs):

@@ -8,6 +8,7 @@ left-padded so that position -1 is every prompt's last token.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -72,3 +73,68 @@ class SuffixTask:
         token_lp = log_probs.gather(-1, targets[..., None])[..., 0]  # [B, T-1]
         suffix_lp = (token_lp * batch["suffix_mask"][:, 1:]).sum(-1)  # [B]
         return torch.log_softmax(suffix_lp.reshape(-1, self.sequences_per_example), dim=-1)
+
+
+# ---------------------------------------------------------------- Appendix D
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task of the paper: its prompt template and how p(y|x) is formed."""
+
+    name: str
+    template: str  # {text}, and {label_list} for YAT
+    kind: str  # "label_token", "suffix" or "full_vocab"
+
+
+TASK_SPECS = {
+    "sst2": TaskSpec("sst2", "Review: {text}\nSentiment:", "label_token"),
+    "yat": TaskSpec("yat", "Question: {text}\nWhat broad topic is this question about? Choose from:\n"
+                           "{label_list}.\nTopic:", "label_token"),
+    "clinc150": TaskSpec("clinc150", "Query: {text}\nIntent:", "suffix"),
+    "triviaqa": TaskSpec("triviaqa", "Question: {text}\nAnswer:", "full_vocab"),
+}
+
+
+def prompt(spec: TaskSpec, text: str, label_names: Sequence[str]) -> str:
+    return spec.template.format(text=text, label_list="\n".join(label_names))
+
+
+def label_tokens(tokenizer, label_names: Sequence[str]) -> list[list[int]]:
+    """Token ids of each label with its leading space (the SmolLM2 tokenizer puts spaces first)."""
+    return [tokenizer(" " + name, add_special_tokens=False)["input_ids"] for name in label_names]
+
+
+def make_task(spec: TaskSpec, tokenizer, label_names: Sequence[str]):
+    """The formulation of Appendix D for this task and label set."""
+    if spec.kind == "full_vocab":
+        return FullVocabTask()
+    if not label_names:
+        raise ValueError(f"task {spec.name} needs label names")
+    if spec.kind == "suffix":
+        return SuffixTask(len(label_names))
+    first = [ids[0] for ids in label_tokens(tokenizer, label_names)]
+    clashes = {n for n, t in zip(label_names, first) if first.count(t) > 1}
+    if clashes:
+        raise ValueError(f"task {spec.name}: labels {sorted(clashes)} share their first token, "
+                         "so a label-token distribution cannot tell them apart")
+    return LabelTokenTask(first)
+
+
+def build_batch(spec: TaskSpec, tokenizer, texts: Sequence[str], label_names: Sequence[str],
+                max_prompt_tokens: int = 256) -> dict[str, torch.Tensor]:
+    """Left-padded token batch for `texts`; for suffix tasks one row per (text, label)."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    rows, masks = [], []
+    suffixes = label_tokens(tokenizer, label_names) if spec.kind == "suffix" else [[]]
+    for text in texts:
+        ids = tokenizer(prompt(spec, text, label_names))["input_ids"][-max_prompt_tokens:]
+        for suffix in suffixes:
+            rows.append(ids + suffix)
+            masks.append([0] * len(ids) + [1] * len(suffix))
+    T = max(map(len, rows))
+    batch = {
+        "input_ids": torch.tensor([[pad] * (T - len(r)) + r for r in rows]),
+        "attention_mask": torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows]),
+    }
+    if spec.kind == "suffix":
+        batch["suffix_mask"] = torch.tensor([[0] * (T - len(m)) + m for m in masks])
+    return batch

@@ -176,3 +176,18 @@ def test_final_token_activations(model, batch):
     right_padded = {k: v.flip(1) for k, v in batch.items()}
     with pytest.raises(ValueError, match="left-padded"):
         final_token_activations(model, right_padded)
+
+
+def test_gradient_and_activations_come_from_the_same_pass(model, batch):
+    task = LabelTokenTask([3, 7, 11])
+    n = ParameterSelection().n_parameters(model)
+    p = SparseProjection(n, 128, seed=1, density=8)
+    both = compute_pefs(model, batch, task, rows="eps", n_eps_rows=4, svd_rank=2, projection=p,
+                        with_gradient=True, with_activations=True)
+    pefs = compute_pefs(model, batch, task, rows="eps", n_eps_rows=4, svd_rank=2, projection=p)
+    grads = compute_pefs(model, batch, task, rows="predicted", projection=p)
+    torch.testing.assert_close(both.G, pefs.G, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(both.frob_norms, pefs.frob_norms)
+    torch.testing.assert_close(both.gradient, grads.G, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(both.gradient_norms, grads.frob_norms, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(both.activations, final_token_activations(model, batch))

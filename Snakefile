@@ -1,0 +1,41 @@
+# NPEFF reproduction workflow. See README.md.
+#   snakemake --cores all                       everything, embedded default config
+#   snakemake --cores all table1                one target
+#   snakemake --cores all --configfile config/paper.yaml
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+
+
+check_config(config, workflow.source_path("config/schema.yaml"))
+validate(config, "config/schema.yaml", set_default=True)
+
+
+include: "rules/resources.smk"
+include: "rules/data.smk"
+include: "rules/signals.smk"
+include: "rules/decompose.smk"
+include: "rules/analysis.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        table1_outputs(),
+        figure1_outputs(),
+
+
+rule table1:
+    input:
+        table1_outputs(),
+
+
+rule figure1:
+    input:
+        figure1_outputs(),

@@ -1,0 +1,1 @@
+"""Analyses of decompositions: tunings, top examples."""

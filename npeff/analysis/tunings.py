@@ -1,0 +1,59 @@
+"""Component tunings (paper Section 3.1, "Verifying polygenicity").
+
+A component's top examples are the examples with the largest coefficients
+(only examples whose coefficient exceeds `min_coefficient` count). A component
+with fewer than k such examples is excluded. Otherwise it is
+  prediction-tuned  if all of its top k examples share the model's prediction;
+  label-tuned       if they all share the ground-truth label;
+  LnP-tuned         if label-tuned but not prediction-tuned.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_examples(scores: np.ndarray, k: int = 16, min_coefficient: float = 0.0) -> list[np.ndarray | None]:
+    """For each column of scores [m, C]: indices of its k largest entries (descending), or
+    None when fewer than k entries exceed min_coefficient."""
+    tops = []
+    for c in range(scores.shape[1]):
+        column = scores[:, c]
+        active = np.flatnonzero(column > min_coefficient)
+        if active.size < k:
+            tops.append(None)
+            continue
+        order = active[np.argsort(-column[active], kind="stable")]
+        tops.append(order[:k])
+    return tops
+
+
+def component_tunings(scores: np.ndarray, preds: np.ndarray, labels: np.ndarray | None, k: int = 16,
+                      min_coefficient: float = 0.0) -> list[dict]:
+    """One row per component: n_active, eligible, pred_tuned, label_tuned, lnp_tuned.
+
+    labels None (or all -1) means an open-vocabulary task: label columns are None.
+    """
+    has_labels = labels is not None and bool((np.asarray(labels) >= 0).any())
+    rows = []
+    for c, top in enumerate(top_examples(scores, k, min_coefficient)):
+        row = {"component": c, "n_active": int((scores[:, c] > min_coefficient).sum()), "eligible": top is not None,
+               "pred_tuned": None, "label_tuned": None, "lnp_tuned": None}
+        if top is not None:
+            row["pred_tuned"] = bool(np.all(preds[top] == preds[top[0]]))
+            if has_labels:
+                row["label_tuned"] = bool(np.all(labels[top] == labels[top[0]]))
+                row["lnp_tuned"] = row["label_tuned"] and not row["pred_tuned"]
+        rows.append(row)
+    return rows
+
+
+def tuning_percentages(rows: list[dict]) -> dict:
+    """Percent of eligible components that are prediction- and LnP-tuned (None without labels)."""
+    eligible = [r for r in rows if r["eligible"]]
+    n = len(eligible)
+    pred = 100.0 * sum(r["pred_tuned"] for r in eligible) / n if n else float("nan")
+    if eligible and eligible[0]["lnp_tuned"] is None:
+        lnp = None
+    else:
+        lnp = 100.0 * sum(r["lnp_tuned"] for r in eligible) / n if n else float("nan")
+    return {"pred_pct": pred, "lnp_pct": lnp, "n_eligible": n, "n_components": len(rows)}

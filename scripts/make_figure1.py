@@ -1,0 +1,38 @@
+"""Rule make_figure1: top held-out examples of one component per task (Figure 1).
+
+The component shown is, per task, the eligible component (>= top_k active examples)
+with the largest mean coefficient over its top_k examples: a rule, not a hand pick.
+"""
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from _common import start
+
+start(snakemake)
+from npeff import io  # noqa: E402
+from npeff.analysis.tunings import top_examples  # noqa: E402
+from npeff.data import read_jsonl  # noqa: E402
+from npeff.paper.figures import top_examples_figure  # noqa: E402
+from npeff.paper.tables import TASK_TITLES  # noqa: E402
+
+p = snakemake.params
+panels = []
+for task, coef_path, tun_path, ex_path, info_path in zip(p.tasks, snakemake.input.coefficients, snakemake.input.tunings,
+                                                         snakemake.input.examples, snakemake.input.infos):
+    W = io.read_coefficients(coef_path)[0]["W"]
+    with open(tun_path) as f:
+        eligible = [int(r["component"]) for r in csv.DictReader(f) if r["eligible"] == "True"]
+    info = json.loads(Path(info_path).read_text())
+    examples = read_jsonl(Path(ex_path))
+    title = TASK_TITLES[task] + (f" (stand-in: {info['dataset']})" if info["stands_in_for"] else "")
+    if not eligible:
+        panels.append({"title": f"{title}: no component has {p.top_k} active examples", "examples": []})
+        continue
+    tops = top_examples(W, k=p.top_k)
+    best = max(eligible, key=lambda c: float(np.mean(W[tops[c], c])))
+    panels.append({"title": f"{title}, component {best}",
+                   "examples": [examples[i]["text"] for i in tops[best][:p.n_examples]]})
+top_examples_figure(panels, Path(snakemake.output.pdf), Path(snakemake.output.png),
+                    f"Figure 1: top held-out examples of selected NPEFF components (config {p.config_name}).")

@@ -1,0 +1,38 @@
+"""Rule make_table1: Table 1 (percent of prediction- and LnP-tuned components), CSV / Markdown / LaTeX."""
+import csv
+import json
+from pathlib import Path
+
+from _common import start
+
+start(snakemake)
+from npeff.analysis.tunings import tuning_percentages  # noqa: E402
+from npeff.paper.tables import (TASK_TITLES, latex_table, markdown_table, tuning_table, write_csv,  # noqa: E402
+                                write_text)
+
+
+def parse(row):
+    return {k: (None if v == "" else v == "True" if v in ("True", "False") else v) for k, v in row.items()}
+
+
+rows, stand_ins = [], []
+for entry, path, info_path in zip(snakemake.params.entries, snakemake.input.tunings, snakemake.input.infos):
+    with open(path) as f:
+        tunings = [parse(r) for r in csv.DictReader(f)]
+    info = json.loads(Path(info_path).read_text())
+    rows.append({**entry, "dataset": info["dataset"], "stands_in_for": info["stands_in_for"],
+                 **tuning_percentages(tunings)})
+    if info["stands_in_for"]:
+        stand_ins.append(f"{TASK_TITLES[entry['task']]}: {info['dataset']}")
+write_csv(Path(snakemake.output.csv), rows)
+
+tasks = [r["task"] for r in rows]
+methods = list(dict.fromkeys(r["method"] for r in rows))
+caption = (f"Table 1: percentages of components exhibiting tunings (Pred; LnP = label- but not prediction-tuned), "
+           f"model {snakemake.params.model_name}, config {snakemake.params.config_name}")
+if stand_ins:
+    caption += "; stand-in datasets: " + ", ".join(stand_ins)
+header, body = tuning_table(rows, tasks, methods, caption)
+write_text(Path(snakemake.output.md), markdown_table(header, body, caption))
+write_text(Path(snakemake.output.tex), latex_table(header, body, caption, "tab:tunings"))
+print(markdown_table(header, body, caption))

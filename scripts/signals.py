@@ -1,0 +1,56 @@
+"""Rule signals: projected LRM-PEFs, predicted-class gradients and final-token activations."""
+import dataclasses
+import json
+
+import torch
+from _common import start
+
+device = start(snakemake)
+from tqdm import tqdm  # noqa: E402
+
+from npeff import io  # noqa: E402
+from npeff.data import read_jsonl  # noqa: E402
+from npeff.models import ParameterSelection, load_model  # noqa: E402
+from npeff.pef import compute_pefs, final_token_activations  # noqa: E402
+from npeff.projection import SparseProjection  # noqa: E402
+from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
+
+p = snakemake.params
+task_name, cfg = snakemake.wildcards.task, p.task
+info = json.loads(open(snakemake.input.info).read())
+examples = read_jsonl(snakemake.input.examples)
+model, tokenizer = load_model(snakemake.input.model, device)
+spec = TASK_SPECS[task_name]
+task = make_task(spec, tokenizer, info["label_names"])
+prompt_only = dataclasses.replace(spec, kind="full_vocab")  # suffix tasks: activations of the prompt alone
+selection = ParameterSelection(tuple(p.parameters["include"]), tuple(p.parameters["exclude"]))
+n_params = selection.n_parameters(model)
+projection = SparseProjection(n_params, p.projection["dim"], seed=p.projection["seed"], density=p.projection["density"])
+rows = "eps" if cfg.get("eps_rows") else "lrm"
+print(f"{task_name}/{snakemake.wildcards.split}: {len(examples)} examples, {n_params} parameters, rows={rows}")
+
+G, norms, grads, grad_norms, log_probs, acts = [], [], [], [], [], []
+for lo in tqdm(range(0, len(examples), p.batch_size), desc="signals", mininterval=10):
+    texts = [ex["text"] for ex in examples[lo:lo + p.batch_size]]
+    batch = {k: v.to(device) for k, v in build_batch(spec, tokenizer, texts, info["label_names"]).items()}
+    inline_acts = spec.kind != "suffix"
+    out = compute_pefs(model, batch, task, rows=rows, n_eps_rows=cfg.get("eps_rows"), eps_seed=p.projection["seed"],
+                       svd_rank=cfg.get("svd_rank"), projection=projection, selection=selection,
+                       with_gradient=True, with_activations=inline_acts)
+    if not inline_acts:
+        prompts = {k: v.to(device) for k, v in build_batch(prompt_only, tokenizer, texts, []).items()}
+        out.activations = final_token_activations(model, prompts)
+    G.append(out.G), norms.append(out.frob_norms), log_probs.append(out.log_probs)
+    grads.append(out.gradient), grad_norms.append(out.gradient_norms), acts.append(out.activations)
+
+labels = torch.tensor([int(ex["label"]) for ex in examples])
+attrs = {"model": p.model_name, "task": task_name, "split": snakemake.wildcards.split, "dataset": info["dataset"],
+         "stands_in_for": info["stands_in_for"], "label_names": info["label_names"] or None,
+         "ids": [ex["id"] for ex in examples], "n_parameters": n_params, **selection.attrs(), **projection.attrs()}
+log_probs = torch.cat(log_probs)
+io.write_pefs(snakemake.output.pefs, torch.cat(G), torch.cat(norms), log_probs, labels,
+              {**attrs, "rows": rows, "n_eps_rows": cfg.get("eps_rows"), "svd_rank": cfg.get("svd_rank")})
+io.write_pefs(snakemake.output.grads, torch.cat(grads), torch.cat(grad_norms), log_probs, labels,
+              {**attrs, "rows": "predicted"})
+io.write_artifact(snakemake.output.acts, "activations", {"acts": torch.cat(acts), "log_probs": log_probs,
+                  "preds": log_probs.argmax(1), "labels": labels}, {**attrs, "layer": "last block output"})
