@@ -42,6 +42,21 @@ def requirement_of(package):
     raise ValueError(f"no pinned requirement for package {package!r}")
 
 
+def model_inputs(wildcards):
+    if config["model"]["source"] == "gguf_package":
+        return [package_dir(config["model"]["package"])]
+    return []
+
+
+def data_inputs(wildcards):
+    source = task_cfg(wildcards.task)["source"]
+    if source in SOURCE_PACKAGES:
+        return [package_dir(SOURCE_PACKAGES[source])]
+    if source == "jsonl":
+        return [task_cfg(wildcards.task)["path"]]
+    return []
+
+
 def task_cfg(task):
     return config["tasks"][task]
 

@@ -1,15 +1,6 @@
 # Raw dataset -> prepared examples with a fixed-seed held-in / held-out split.
 
 
-def data_inputs(wildcards):
-    source = task_cfg(wildcards.task)["source"]
-    if source in SOURCE_PACKAGES:
-        return [package_dir(SOURCE_PACKAGES[source])]
-    if source == "jsonl":
-        return [task_cfg(wildcards.task)["path"]]
-    return []
-
-
 rule prepare_task:
     input:
         data_inputs,

