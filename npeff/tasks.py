@@ -13,16 +13,17 @@ from dataclasses import dataclass
 import torch
 
 
-def lm_logits(model, batch: Mapping[str, torch.Tensor], last_only: bool = False) -> torch.Tensor:
-    """Logits [B, T, V] (or [B, 1, V] with last_only) of a causal LM on a left-padded batch.
+def lm_logits(model, batch: Mapping[str, torch.Tensor], keep_last: int | None = None) -> torch.Tensor:
+    """Logits [B, T, V] of a causal LM on a left-padded batch, or of its last `keep_last`
+    positions only ([B, keep_last, V]).
 
     Positions count from each sequence's first real token, as in generation.
-    last_only skips the unembedding of every other position (a large share of
-    a small model's forward).
+    keep_last skips the unembedding (and its backward) at positions nobody reads,
+    a large share of a small model's cost.
     """
     mask = batch["attention_mask"]
     positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
-    extra = {"logits_to_keep": 1} if last_only else {}
+    extra = {"logits_to_keep": keep_last} if keep_last else {}
     return model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, **extra).logits
 
 
@@ -41,7 +42,7 @@ class LabelTokenTask:
         self.label_token_ids = torch.as_tensor(list(label_token_ids), dtype=torch.long)
 
     def __call__(self, model, batch) -> torch.Tensor:
-        last = lm_logits(model, batch, last_only=True)[:, -1, :]  # [b, V]
+        last = lm_logits(model, batch, keep_last=1)[:, -1, :]  # [b, V]
         return torch.log_softmax(last[:, self.label_token_ids.to(last.device)].float(), dim=-1)
 
 
@@ -51,7 +52,7 @@ class FullVocabTask:
     sequences_per_example = 1
 
     def __call__(self, model, batch) -> torch.Tensor:
-        return torch.log_softmax(lm_logits(model, batch, last_only=True)[:, -1, :].float(), dim=-1)
+        return torch.log_softmax(lm_logits(model, batch, keep_last=1)[:, -1, :].float(), dim=-1)
 
 
 class SuffixTask:
@@ -67,11 +68,13 @@ class SuffixTask:
         self.sequences_per_example = n_labels
 
     def __call__(self, model, batch) -> torch.Tensor:
-        logits = lm_logits(model, batch).float()  # [B, T, V]
-        log_probs = torch.log_softmax(logits[:, :-1], dim=-1)  # predicts tokens 1..T-1
-        targets = batch["input_ids"][:, 1:]
-        token_lp = log_probs.gather(-1, targets[..., None])[..., 0]  # [B, T-1]
-        suffix_lp = (token_lp * batch["suffix_mask"][:, 1:]).sum(-1)  # [B]
+        # suffixes end every row (left padding): only the last L + 1 positions matter
+        L = int(batch["suffix_mask"].sum(1).max())
+        logits = lm_logits(model, batch, keep_last=L + 1).float()  # [B, L+1, V]
+        log_probs = torch.log_softmax(logits[:, :-1], dim=-1)  # predicts the last L tokens
+        targets = batch["input_ids"][:, -L:]
+        token_lp = log_probs.gather(-1, targets[..., None])[..., 0]  # [B, L]
+        suffix_lp = (token_lp * batch["suffix_mask"][:, -L:]).sum(-1)  # [B]
         return torch.log_softmax(suffix_lp.reshape(-1, self.sequences_per_example), dim=-1)
 
 
