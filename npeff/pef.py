@@ -138,6 +138,8 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
     if with_activations and (backend != "hooks" or getattr(task, "sequences_per_example", 1) != 1):
         raise ValueError("with_activations needs the hooks backend and one sequence per example; "
                          "use final_token_activations on a prompt-only batch instead")
+    if with_activations and not bool((batch["attention_mask"][:, -1] == 1).all()):
+        raise ValueError("with_activations needs left-padded batches (attention_mask[:, -1] == 1)")
     sink = _RowSink(projection, max_block_elems)
     activations = None
     with _only_selected_require_grad(model, params):
