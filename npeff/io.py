@@ -218,3 +218,15 @@ def read_recovered(path) -> tuple[np.ndarray, np.ndarray, dict]:
         lo, hi = arrays["indptr"][i], arrays["indptr"][i + 1]
         dense[i, arrays["indices"][lo:hi]] = arrays["values"][lo:hi]
     return arrays["component_ids"], dense, attrs
+
+
+def pef_rows(path, lo: int, hi: int) -> tuple[np.ndarray, dict, int]:
+    """Rows [lo, hi) of a 'pefs' artifact's G without reading the rest (one process's slice
+    in a distributed decomposition): (G [hi - lo, R, d], attrs, total rows)."""
+    path = Path(path)
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("kind") != "pefs":
+            raise ArtifactError(f"{path}: expected a 'pefs' artifact, the file says kind={f.attrs.get('kind')!r}")
+        if "G" not in f or f["G"].ndim != 3:
+            raise ArtifactError(f"{path}: 'pefs' artifact needs a 3-dimensional dataset 'G'")
+        return f["G"][lo:hi], {k: _from_attr(v) for k, v in f.attrs.items()}, f["G"].shape[0]

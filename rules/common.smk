@@ -61,6 +61,11 @@ def task_cfg(task):
     return config["tasks"][task]
 
 
+def decomposition_gpus(task):
+    """Processes (GPUs) for a task's decompositions: > 1 splits the examples (torchrun)."""
+    return task_cfg(task).get("decomposition_gpus", config["decomposition"]["gpus"])
+
+
 def log_path(rule_name, *parts):
     return f"{RESULTS}/logs/{rule_name}/{'_'.join(parts) or 'main'}.log"
 

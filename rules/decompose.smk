@@ -10,14 +10,15 @@ rule decompose:
     output:
         f"{RESULTS}/decomp/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
     params:
-        settings=config["decomposition"],
+        settings=lambda wc: {**config["decomposition"], "gpus": decomposition_gpus(wc.task)},
     wildcard_constraints:
         method="npeff|gnpeff",
         C=r"\d+",
         seed=r"\d+",
     threads: 2
     resources:
-        gpu=1,
+        # several GPUs only when a decomposition is split across processes (torchrun)
+        gpu=lambda wc: decomposition_gpus(wc.task) if config["gpus_per_job"] else 0,
     log:
         log_path("decompose", "{task}", "{method}", "c{C}", "s{seed}"),
     benchmark:
@@ -42,7 +43,7 @@ rule fit_coefficients:
         seed=r"\d+",
     threads: 2
     resources:
-        gpu=1,
+        gpu=config["gpus_per_job"],
     log:
         log_path("fit_coefficients", "{task}", "{method}", "c{C}", "s{seed}"),
     benchmark:

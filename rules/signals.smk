@@ -22,7 +22,7 @@ rule signals:
         split="heldin|heldout",
     threads: 2
     resources:
-        gpu=1,
+        gpu=config["gpus_per_job"],
     log:
         log_path("signals", "{task}", "{split}"),
     benchmark:

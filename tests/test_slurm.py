@@ -1,0 +1,89 @@
+"""`snakemake --profile slurm` against a real single-node SLURM cluster (tests/slurm/start.sh).
+
+Runs where the cluster can be brought up: as root on Debian with apt-get (CI, the dev
+machines). The tiny config, cut to one task, runs once locally and once through the
+project's profile with real sbatch jobs; the outputs must be equal. Overrides on the command
+line stand in for what a user edits in slurm/config.yaml (partition, memory, no account), and
+`--sdm env-modules` replaces the profile's conda, which cannot be installed here (no rule
+declares modules, so nothing is loaded).
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("apt-get") is None or os.environ.get("NPEFF_SKIP_SLURM"),
+                       reason="needs root and apt-get to bring up a SLURM cluster"),
+]
+TEST_CLUSTER = ["--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=10", "cpus_per_task=1",
+                "--set-resources", "signals:mem_mb=2000", "--set-threads", "signals=2", "decompose=2",
+                "fit_coefficients=2", "prepare_model=1", "--slurm-init-seconds-before-status-checks", "2",
+                "--slurm-no-account", "--sdm", "env-modules", "--jobs", "2", "--latency-wait", "10"]
+
+
+def run(args, timeout):
+    # timeout -k: Snakemake answers SIGTERM by waiting for its jobs, which a broken status
+    # check never reports; SIGKILL 30 s later
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(["timeout", "-k", "30", str(timeout), sys.executable, "-m", "snakemake",
+                           "-s", str(REPO / "Snakefile"), *args], cwd=REPO, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    start = subprocess.run(["bash", str(REPO / "tests/slurm/start.sh")], capture_output=True, text=True, timeout=900)
+    assert start.returncode == 0, start.stdout[-3000:] + start.stderr[-3000:]
+    yield
+    subprocess.run(["bash", str(REPO / "tests/slurm/stop.sh")], capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def one_task(tmp_path_factory):
+    work = tmp_path_factory.mktemp("slurm")
+    cfg = yaml.safe_load((REPO / "tests/workflow/config_tiny.yaml").read_text())
+    cfg["tasks"] = {"sst2": cfg["tasks"]["sst2"]}
+    cfg["tasks"]["sst2"]["path"] = str(work / "data" / "sst2.jsonl")
+    cfg["gpus_per_job"] = 0  # the test node has no GPU: documented CPU fallback
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
+    subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(work / "data")], check=True)
+    return work
+
+
+def test_profile_runs_real_sbatch_jobs_and_matches_a_local_run(cluster, one_task):
+    local, remote = one_task / "local", one_task / "remote"
+    cfg = ["--configfile", str(one_task / "config.yaml")]
+    result = run([*cfg, "--cores", "2", "--directory", str(local)], timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:]
+    result = run([*cfg, "--cores", "all", "--profile", "slurm", "--directory", str(remote), *TEST_CLUSTER],
+                 timeout=1500)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert "slurm" in result.stdout.lower()
+
+    # the jobs went through the scheduler: sacct lists them as completed
+    sacct = subprocess.run(["sacct", "-n", "-X", "-P", "-S", "now-2hours", "-o", "JobName,State"],
+                           capture_output=True, text=True, check=True).stdout
+    assert sum("COMPLETED" in line for line in sacct.splitlines()) >= 5, sacct
+
+    for rel in ("tables/table1.csv", "tunings/sst2/npeff_c4_s0.csv", "data/sst2/heldout.jsonl"):
+        assert (local / "results/tiny" / rel).read_text() == (remote / "results/tiny" / rel).read_text(), rel
+    for rel, names in (("decomp/sst2/npeff_c4_s0.h5", ("W", "H", "loss_history")), ("pefs/sst2/heldout.h5", ("G",))):
+        with h5py.File(local / "results/tiny" / rel) as a, h5py.File(remote / "results/tiny" / rel) as b:
+            for name in names:
+                np.testing.assert_allclose(a[name][()], b[name][()], rtol=1e-5, atol=1e-6, err_msg=f"{rel}:{name}")
+
+
+def test_a_gpu_job_on_a_node_without_gpus_is_refused_clearly(cluster, one_task):
+    target = "results/tiny/pefs/sst2/heldin.h5"
+    result = run(["--configfile", str(one_task / "config.yaml"), "--config", "gpus_per_job=1", "--cores", "all",
+                  "--profile", "slurm", "--directory", str(one_task / "gpu"), *TEST_CLUSTER, target], timeout=600)
+    assert result.returncode != 0
+    assert "Invalid generic resource (gres) specification" in result.stdout + result.stderr, result.stdout[-3000:]
