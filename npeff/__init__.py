@@ -7,18 +7,25 @@ Public API (shapes: m examples, r categories, R rows, n parameters, d projected 
     NPEFF(n_components, ...).fit(G [m, R, d])          -> Decomposition(W [m, C], H [C, d], loss history)
     fit_coefficients(G [m, R, d], H [C, d])            -> W [m, C] with H frozen
     fpc_recover(projection, h [d] or [k, d])           -> FPCResult(u [.., n]) sparse parameter-space vectors
+
+Names are imported on first use, so light modules (npeff.data) load without torch, e.g. in
+the Snakefile's own process.
 """
+import importlib
+
 __version__ = "0.1.0"
 
-from npeff.decompose import NPEFF, Decomposition, fit_coefficients, reconstruction_losses  # noqa: E402
-from npeff.fpc import FPCResult, fpc_recover  # noqa: E402
-from npeff.models import ParameterSelection  # noqa: E402
-from npeff.pef import PEFBatch, compute_pefs, final_token_activations, reduce_rank  # noqa: E402
-from npeff.projection import SparseProjection  # noqa: E402
-from npeff.tasks import FullVocabTask, LabelTokenTask, SuffixTask  # noqa: E402
+_EXPORTS = {
+    "NPEFF": "npeff.decompose", "Decomposition": "npeff.decompose", "fit_coefficients": "npeff.decompose",
+    "reconstruction_losses": "npeff.decompose", "FPCResult": "npeff.fpc", "fpc_recover": "npeff.fpc",
+    "ParameterSelection": "npeff.models", "PEFBatch": "npeff.pef", "compute_pefs": "npeff.pef",
+    "final_token_activations": "npeff.pef", "reduce_rank": "npeff.pef", "SparseProjection": "npeff.projection",
+    "FullVocabTask": "npeff.tasks", "LabelTokenTask": "npeff.tasks", "SuffixTask": "npeff.tasks",
+}
+__all__ = list(_EXPORTS)
 
-__all__ = [
-    "NPEFF", "Decomposition", "fit_coefficients", "reconstruction_losses", "FPCResult", "fpc_recover",
-    "ParameterSelection", "PEFBatch", "compute_pefs", "final_token_activations", "reduce_rank",
-    "SparseProjection", "FullVocabTask", "LabelTokenTask", "SuffixTask",
-]
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'npeff' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,6 +1,12 @@
 # Tunings of held-out coefficients, Table 1 and Figure 1.
 
 
+localrules:
+    tunings,
+    make_table1,
+    make_figure1,
+
+
 rule tunings:
     input:
         coefficients=f"{RESULTS}/coeffs/{{task}}/{{name}}.h5",

