@@ -23,7 +23,7 @@ from npeff import __version__
 @dataclass(frozen=True)
 class Field:
     dims: tuple[str, ...]  # named dimensions, checked for agreement across fields
-    dtype: str  # numpy kind: "f" float, "i" integer
+    dtype: str  # numpy kind: "f" float, "i" integer, "S" string
     required: bool = True
 
 
@@ -35,12 +35,14 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "log_probs": Field(("m", "r"), "f"),
         "preds": Field(("m",), "i"),
         "labels": Field(("m",), "i"),
+        "ids": Field(("m",), "S", required=False),  # a dataset: HDF5 attributes stop at 64 KiB
     },
     "activations": {
         "acts": Field(("m", "h"), "f"),
         "log_probs": Field(("m", "r"), "f"),
         "preds": Field(("m",), "i"),
         "labels": Field(("m",), "i"),
+        "ids": Field(("m",), "S", required=False),
     },
     "decomposition": {
         "W": Field(("m", "C"), "f"),
@@ -52,6 +54,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "coefficients": {
         "W": Field(("m", "C"), "f"),
         "reconstruction_loss": Field(("m",), "f"),
+        "ids": Field(("m",), "S", required=False),
     },
     # sparse parameter-space vectors, CSR over components
     "recovered": {
@@ -103,7 +106,7 @@ def read_artifact(path, kind: str) -> tuple[dict[str, np.ndarray], dict]:
         found = f.attrs.get("kind")
         if found != kind:
             raise ArtifactError(f"{path}: expected a '{kind}' artifact, the file says kind={found!r}")
-        arrays = {name: f[name][()] for name in f.keys()}
+        arrays = {name: _decode(f[name][()]) for name in f.keys()}
         attrs = {k: _from_attr(v) for k, v in f.attrs.items()}
     _validate(kind, arrays, str(path))
     return arrays, attrs
@@ -121,7 +124,8 @@ def _validate(kind: str, arrays: dict[str, np.ndarray], where: str) -> None:
         arr = arrays[name]
         if arr.ndim != len(field.dims):
             raise ArtifactError(f"{where}: dataset '{name}' should have dims {field.dims}, got shape {arr.shape}")
-        if arr.dtype.kind not in (field.dtype, "u" if field.dtype == "i" else field.dtype):
+        allowed = {"f": "f", "i": "iu", "S": "SUO"}[field.dtype]
+        if arr.dtype.kind not in allowed:
             raise ArtifactError(f"{where}: dataset '{name}' should be of kind '{field.dtype}', got {arr.dtype}")
         for dim, size in zip(field.dims, arr.shape):
             if dim in sizes and sizes[dim][0] != size:
@@ -136,7 +140,15 @@ def _to_numpy(a) -> np.ndarray:
         a = a.float() if a.is_floating_point() else a.long()
         return a.numpy()
     a = np.asarray(a)
+    if a.dtype.kind in "UO":  # strings: variable-length UTF-8 in HDF5
+        return a.astype(object).astype(h5py.string_dtype())
     return a.astype(np.float32) if a.dtype.kind == "f" else a
+
+
+def _decode(a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind == "O":
+        return np.array([v.decode() if isinstance(v, bytes) else v for v in a], dtype=object)
+    return a
 
 
 def _attr_value(value):
@@ -158,11 +170,11 @@ def _from_attr(value):
 
 
 # ------------------------------------------------------------ per-kind helpers
-def write_pefs(path, G, pef_norms, log_probs, labels, attrs: dict) -> Path:
-    """G [m, R, d]; pef_norms [m]; log_probs [m, r]; labels [m] (-1 when unknown)."""
+def write_pefs(path, G, pef_norms, log_probs, labels, attrs: dict, ids=None) -> Path:
+    """G [m, R, d]; pef_norms [m]; log_probs [m, r]; labels [m] (-1 when unknown); ids [m] strings."""
     preds = _to_numpy(log_probs).argmax(1)
     return write_artifact(path, "pefs", {"G": G, "pef_norms": pef_norms, "log_probs": log_probs,
-                                         "preds": preds, "labels": labels}, attrs)
+                                         "preds": preds, "labels": labels, "ids": ids}, attrs)
 
 
 def read_pefs(path):
@@ -183,8 +195,9 @@ def read_decomposition(path):
     return read_artifact(path, "decomposition")
 
 
-def write_coefficients(path, W, reconstruction_loss, attrs: dict) -> Path:
-    return write_artifact(path, "coefficients", {"W": W, "reconstruction_loss": reconstruction_loss}, attrs)
+def write_coefficients(path, W, reconstruction_loss, attrs: dict, ids=None) -> Path:
+    return write_artifact(path, "coefficients", {"W": W, "reconstruction_loss": reconstruction_loss, "ids": ids},
+                          attrs)
 
 
 def read_coefficients(path):

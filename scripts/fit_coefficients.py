@@ -18,4 +18,4 @@ losses = reconstruction_losses(G, W, H, device=device)
 print(f"held-out mean reconstruction loss {losses.mean():.4f}")
 io.write_coefficients(snakemake.output[0], W, losses, {
     "decomposition": snakemake.input.decomposition, "signals": snakemake.input.signals,
-    "ids": attrs["ids"], "steps": snakemake.params.steps, "method": dec_attrs["method"]})
+    "steps": snakemake.params.steps, "method": dec_attrs["method"]}, ids=signals.get("ids"))

@@ -29,11 +29,11 @@ projection = SparseProjection(n_params, p.projection["dim"], seed=p.projection["
 rows = "eps" if cfg.get("eps_rows") else "lrm"
 print(f"{task_name}/{snakemake.wildcards.split}: {len(examples)} examples, {n_params} parameters, rows={rows}")
 
+inline_acts = spec.kind != "suffix"  # one sequence per example: activations from the same forward
 G, norms, grads, grad_norms, log_probs, acts = [], [], [], [], [], []
 for lo in tqdm(range(0, len(examples), p.batch_size), desc="signals", mininterval=10):
     texts = [ex["text"] for ex in examples[lo:lo + p.batch_size]]
     batch = {k: v.to(device) for k, v in build_batch(spec, tokenizer, texts, info["label_names"]).items()}
-    inline_acts = spec.kind != "suffix"
     out = compute_pefs(model, batch, task, rows=rows, n_eps_rows=cfg.get("eps_rows"), eps_seed=p.projection["seed"],
                        svd_rank=cfg.get("svd_rank"), projection=projection, selection=selection,
                        with_gradient=True, with_activations=inline_acts)
@@ -44,13 +44,14 @@ for lo in tqdm(range(0, len(examples), p.batch_size), desc="signals", mininterva
     grads.append(out.gradient), grad_norms.append(out.gradient_norms), acts.append(out.activations)
 
 labels = torch.tensor([int(ex["label"]) for ex in examples])
+ids = [ex["id"] for ex in examples]
 attrs = {"model": p.model_name, "task": task_name, "split": snakemake.wildcards.split, "dataset": info["dataset"],
          "stands_in_for": info["stands_in_for"], "label_names": info["label_names"] or None,
-         "ids": [ex["id"] for ex in examples], "n_parameters": n_params, **selection.attrs(), **projection.attrs()}
+         "n_parameters": n_params, **selection.attrs(), **projection.attrs()}
 log_probs = torch.cat(log_probs)
 io.write_pefs(snakemake.output.pefs, torch.cat(G), torch.cat(norms), log_probs, labels,
-              {**attrs, "rows": rows, "n_eps_rows": cfg.get("eps_rows"), "svd_rank": cfg.get("svd_rank")})
+              {**attrs, "rows": rows, "n_eps_rows": cfg.get("eps_rows"), "svd_rank": cfg.get("svd_rank")}, ids)
 io.write_pefs(snakemake.output.grads, torch.cat(grads), torch.cat(grad_norms), log_probs, labels,
-              {**attrs, "rows": "predicted"})
+              {**attrs, "rows": "predicted"}, ids)
 io.write_artifact(snakemake.output.acts, "activations", {"acts": torch.cat(acts), "log_probs": log_probs,
-                  "preds": log_probs.argmax(1), "labels": labels}, {**attrs, "layer": "last block output"})
+                  "preds": log_probs.argmax(1), "labels": labels, "ids": ids}, {**attrs, "layer": "last block output"})

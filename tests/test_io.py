@@ -20,6 +20,15 @@ def test_pefs_round_trip(tmp_path):
     assert attrs["param_exclude"] == ["*embed*", "*norm*"] and "svd_rank" not in attrs
 
 
+def test_many_example_ids_are_stored_as_a_dataset(tmp_path):
+    ids = [f"yahoo_answers_topics-{i}" for i in range(100_000)]  # far past HDF5's 64 KiB attribute limit
+    path = io.write_coefficients(tmp_path / "c.h5", torch.rand(100_000, 2), torch.rand(100_000), {}, ids=ids)
+    arrays, _ = io.read_coefficients(path)
+    assert list(arrays["ids"][:2]) == ids[:2] and len(arrays["ids"]) == 100_000
+    with pytest.raises(io.ArtifactError, match="dimension 'm' is 3 in 'ids'"):
+        io.write_coefficients(tmp_path / "bad.h5", torch.rand(4, 2), torch.rand(4), {}, ids=["a", "b", "c"])
+
+
 def test_decomposition_and_recovered_round_trip(tmp_path):
     dec = Decomposition(W=torch.rand(6, 3), H=torch.randn(3, 10), loss_history=[1.0, 0.5],
                         pef_norms=torch.rand(6), step_seconds=[0.1, 0.1], n_h_only_steps=1)

@@ -11,16 +11,8 @@ set -uo pipefail
 PURGE=0; [ "${1:-}" = "--purge" ] && PURGE=1
 log() { echo "[stop-slurm] $*"; }
 
-running() {
-  local pf=$1 comm=$2 pid
-  [ -s "$pf" ] || return 1
-  pid=$(cat "$pf" 2>/dev/null) || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  grep -q "$comm" "/proc/$pid/comm" 2>/dev/null || return 1
-  # a killed daemon can linger as a zombie (PID 1 of some sandboxes does not
-  # reap orphans): kill -0 succeeds on it, so check the state too
-  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stop_pidfile() {  # pidfile comm
   local pf=$1 comm=$2 pid
