@@ -3,7 +3,6 @@
 The component shown is, per task, the eligible component (>= top_k active examples)
 with the largest mean coefficient over its top_k examples: a rule, not a hand pick.
 """
-import csv
 import json
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from _common import start
 
 start(snakemake)
 from npeff import io  # noqa: E402
-from npeff.analysis.tunings import top_examples  # noqa: E402
+from npeff.analysis.tunings import read_tunings, top_examples  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.paper.figures import top_examples_figure  # noqa: E402
 from npeff.paper.tables import TASK_TITLES  # noqa: E402
@@ -22,8 +21,7 @@ panels = []
 for task, coef_path, tun_path, ex_path, info_path in zip(p.tasks, snakemake.input.coefficients, snakemake.input.tunings,
                                                          snakemake.input.examples, snakemake.input.infos):
     W = io.read_coefficients(coef_path)[0]["W"]
-    with open(tun_path) as f:
-        eligible = [int(r["component"]) for r in csv.DictReader(f) if r["eligible"] == "True"]
+    eligible = [r["component"] for r in read_tunings(tun_path) if r["eligible"]]
     info = json.loads(Path(info_path).read_text())
     examples = read_jsonl(Path(ex_path))
     title = TASK_TITLES[task] + (f" (stand-in: {info['dataset']})" if info["stands_in_for"] else "")

@@ -1,24 +1,18 @@
 """Rule make_table1: Table 1 (percent of prediction- and LnP-tuned components), CSV / Markdown / LaTeX."""
-import csv
 import json
 from pathlib import Path
 
 from _common import start
 
 start(snakemake)
-from npeff.analysis.tunings import tuning_percentages  # noqa: E402
+from npeff.analysis.tunings import read_tunings, tuning_percentages  # noqa: E402
 from npeff.paper.tables import (TASK_TITLES, latex_table, markdown_table, tuning_table, write_csv,  # noqa: E402
                                 write_text)
 
 
-def parse(row):
-    return {k: (None if v == "" else v == "True" if v in ("True", "False") else v) for k, v in row.items()}
-
-
 rows, stand_ins = [], []
 for entry, path, info_path in zip(snakemake.params.entries, snakemake.input.tunings, snakemake.input.infos):
-    with open(path) as f:
-        tunings = [parse(r) for r in csv.DictReader(f)]
+    tunings = read_tunings(path)
     info = json.loads(Path(info_path).read_text())
     rows.append({**entry, "dataset": info["dataset"], "stands_in_for": info["stands_in_for"],
                  **tuning_percentages(tunings)})

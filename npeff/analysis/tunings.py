@@ -57,3 +57,18 @@ def tuning_percentages(rows: list[dict]) -> dict:
     else:
         lnp = 100.0 * sum(r["lnp_tuned"] for r in eligible) / n if n else float("nan")
     return {"pred_pct": pred, "lnp_pct": lnp, "n_eligible": n, "n_components": len(rows)}
+
+
+def read_tunings(path) -> list[dict]:
+    """The rows component_tunings wrote to CSV, with their types back (int, bool, None)."""
+    import csv
+
+    def value(key, text):
+        if text == "":
+            return None
+        if text in ("True", "False"):
+            return text == "True"
+        return int(text) if key in ("component", "n_active") else text
+
+    with open(path) as f:
+        return [{k: value(k, v) for k, v in row.items()} for row in csv.DictReader(f)]

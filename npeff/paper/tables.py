@@ -56,18 +56,17 @@ def tuning_table(rows: list[dict], tasks: list[str], methods: list[str], caption
     rows: tidy dicts with method, task, pred_pct, lnp_pct. Returns (header, body).
     """
     by_key = {(r["method"], r["task"]): r for r in rows}
+    # LnP columns only for tasks with labels (not TriviaQA)
+    has_lnp = {t: any(by_key.get((m, t), {}).get("lnp_pct") is not None for m in methods) for t in tasks}
     header = ["Method"]
     for task in tasks:
-        has_lnp = any(by_key.get((m, task), {}).get("lnp_pct") is not None for m in methods)
-        header += [f"{TASK_TITLES.get(task, task)} Pred"] + ([f"{TASK_TITLES.get(task, task)} LnP"] if has_lnp else [])
+        title = TASK_TITLES.get(task, task)
+        header += [f"{title} Pred"] + ([f"{title} LnP"] if has_lnp[task] else [])
     body = []
     for method in methods:
         line = [METHOD_TITLES.get(method, method)]
         for task in tasks:
             r = by_key.get((method, task), {})
-            has_lnp = any(by_key.get((m, task), {}).get("lnp_pct") is not None for m in methods)
-            line.append(fmt(r.get("pred_pct")))
-            if has_lnp:
-                line.append(fmt(r.get("lnp_pct")))
+            line += [fmt(r.get("pred_pct"))] + ([fmt(r.get("lnp_pct"))] if has_lnp[task] else [])
         body.append(line)
     return header, body
