@@ -17,7 +17,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from npeff.decompose import pef_frobenius_norms, step_pass
