@@ -41,8 +41,7 @@ def main(argv: list[str]) -> None:
     if rank == 0:
         result.W = torch.cat([w for w, _ in parts])
         result.pef_norms = torch.cat([n for _, n in parts])
-        keep = {k: v for k, v in attrs.items() if k not in ("kind", "npeff_version")}
-        io.write_decomposition(out_path, result, {**keep, **npeff.settings(), "method": settings.get("method", ""),
+        io.write_decomposition(out_path, result, {**attrs, **npeff.settings(), "method": settings.get("method", ""),
                                                   "source_file": pefs_path, "device": device, "n_processes": world})
     dist.barrier()
     dist.destroy_process_group()

@@ -79,11 +79,12 @@ def write_artifact(path, kind: str, arrays: dict, attrs: dict) -> Path:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with h5py.File(tmp, "w") as f:
-            f.attrs["kind"] = kind
-            f.attrs["npeff_version"] = __version__
             for key, value in attrs.items():
                 if value is not None:
                     f.attrs[key] = _attr_value(value)
+            # last, so attributes forwarded from a source file cannot claim its kind or version
+            f.attrs["kind"] = kind
+            f.attrs["npeff_version"] = __version__
             for name, arr in arrays.items():
                 f.create_dataset(name, data=arr)
         os.replace(tmp, path)

@@ -30,6 +30,5 @@ else:
     print(f"decomposing G {arrays['G'].shape} into {w.C} components")
     result = npeff.fit(torch.from_numpy(arrays["G"]))
     print(f"loss: first {result.loss_history[0]:.4f}, last {result.loss_history[-1]:.4f}")
-    keep = {k: v for k, v in attrs.items() if k not in ("kind", "npeff_version")}
-    io.write_decomposition(snakemake.output[0], result, {**keep, **npeff.settings(), "method": w.method,
+    io.write_decomposition(snakemake.output[0], result, {**attrs, **npeff.settings(), "method": w.method,
                                                          "source_file": snakemake.input[0], "device": device})

@@ -20,6 +20,13 @@ def test_pefs_round_trip(tmp_path):
     assert attrs["param_exclude"] == ["*embed*", "*norm*"] and "svd_rank" not in attrs
 
 
+def test_forwarded_attributes_cannot_overwrite_the_kind(tmp_path):
+    source_attrs = {"kind": "pefs", "npeff_version": "0.0.0", "projection_seed": 4}
+    path = io.write_coefficients(tmp_path / "c.h5", torch.rand(4, 2), torch.rand(4), source_attrs)
+    _, attrs = io.read_coefficients(path)
+    assert attrs["kind"] == "coefficients" and attrs["npeff_version"] != "0.0.0" and attrs["projection_seed"] == 4
+
+
 def test_many_example_ids_are_stored_as_a_dataset(tmp_path):
     ids = [f"yahoo_answers_topics-{i}" for i in range(100_000)]  # far past HDF5's 64 KiB attribute limit
     path = io.write_coefficients(tmp_path / "c.h5", torch.rand(100_000, 2), torch.rand(100_000), {}, ids=ids)
