@@ -64,14 +64,23 @@ def normalized_chunks(G: torch.Tensor, norms: torch.Tensor, chunk_size: int, dev
         yield slice(lo, hi), G[lo:hi].to(device, torch.float32, non_blocking=True) * scale.to(device)[:, None, None]
 
 
+def chunk_products(G: torch.Tensor, norms: torch.Tensor, H: torch.Tensor, chunk_size: int, device):
+    """Yield (slice, G_chunk [c, r, d], B = G_chunk H^T [c, r, C], N [c, C]) over normalised PEFs;
+    N_ij = ||G_i h_j||^2 is the numerator of the W update."""
+    for rows, g in normalized_chunks(G, norms, chunk_size, device):
+        B = g @ H.T
+        yield rows, g, B, (B * B).sum(1)
+
+
 def w_update(W: torch.Tensor, N: torch.Tensor, M: torch.Tensor, eps: float) -> torch.Tensor:
     """Multiplicative update W * N / (W M), the denominator guarded by eps. Shapes [c, C]."""
     return W * N / (W @ M).clamp_min(eps)
 
 
-def chunk_loss(W: torch.Tensor, N: torch.Tensor, M: torch.Tensor, pef_sq_norms: torch.Tensor) -> torch.Tensor:
-    """Sum over the chunk of ||G_i^T G_i - sum_j W_ij h_j h_j^T||_F^2 (scalar)."""
-    return pef_sq_norms.sum() - 2 * (W * N).sum() + ((W @ M) * W).sum()
+def example_losses(W: torch.Tensor, N: torch.Tensor, M: torch.Tensor, nonzero: torch.Tensor) -> torch.Tensor:
+    """||G_i^T G_i - sum_j W_ij h_j h_j^T||_F^2 per example of a chunk [c], for normalised PEFs
+    (||G_i^T G_i||_F^2 is 1, or 0 for a zero PEF: `nonzero` [c])."""
+    return nonzero.to(W.dtype) - 2 * (W * N).sum(1) + ((W @ M) * W).sum(1)
 
 
 class NPEFF:
@@ -157,23 +166,22 @@ def step_pass(G: torch.Tensor, norms: torch.Tensor, W: torch.Tensor, H: torch.Te
     summed over all examples (all processes), and the H gradient T1 + T2 [C, d].
     """
     C, d = H.shape
-    M = (H @ H.T) ** 2  # [C, C]
+    HHt = H @ H.T  # [C, C]
+    M = HHt ** 2
     T2 = torch.zeros_like(H)  # [C, d]
     WtW = torch.zeros((C, C), device=H.device)
     loss = torch.zeros((), device=H.device)
-    for rows, g in normalized_chunks(G, norms, chunk_size, device):
-        B = g @ H.T  # [c, r, C]
-        N = (B * B).sum(1)  # [c, C]
+    for rows, g, B, N in chunk_products(G, norms, H, chunk_size, device):  # B [c, r, C], N [c, C]
         w = W[rows]
         if update_w:
             w = w_update(w, N, M, eps)
             W[rows] = w
-        loss += chunk_loss(w, N, M, (norms[rows] > 0).to(H.device, torch.float32))  # normalised: 1 or 0
+        loss += example_losses(w, N, M, norms[rows].to(H.device) > 0).sum()
         WtW += w.T @ w
         # T2[j] = -4 sum_i sum_r W_ij B_irj G_ir: one [C, c*r] x [c*r, d] matmul
         T2 -= 4 * (B * w[:, None, :]).reshape(-1, C).T @ g.reshape(-1, d)
     _all_reduce(T2, WtW, loss)
-    T1 = 4 * (WtW * (H @ H.T)) @ H
+    T1 = 4 * (WtW * HHt) @ H
     return loss.item(), T1 + T2
 
 
@@ -210,9 +218,7 @@ def fit_coefficients(G, H, *, n_steps: int = 1000, eps: float = 1e-12, chunk_siz
     M = (H @ H.T) ** 2
     W = torch.rand((m, C), generator=torch.Generator().manual_seed(seed)).to(device)
     norms = pef_frobenius_norms(G, chunk_size)
-    for rows, g in normalized_chunks(G, norms, chunk_size, device):
-        B = g @ H.T  # [c, r, C]
-        N = (B * B).sum(1)
+    for rows, _, _, N in chunk_products(G, norms, H, chunk_size, device):
         w = W[rows]
         for _ in range(n_steps):
             w = w_update(w, N, M, eps)
@@ -229,11 +235,8 @@ def reconstruction_losses(G, W, H, *, chunk_size: int = 2048, device=None) -> to
     M = (H @ H.T) ** 2
     norms = pef_frobenius_norms(G, chunk_size)
     out = []
-    for rows, g in normalized_chunks(G, norms, chunk_size, device):
-        B = g @ H.T
-        N = (B * B).sum(1)
-        w = W[rows]
-        out.append((norms[rows] > 0).to(device, torch.float32) - 2 * (w * N).sum(1) + ((w @ M) * w).sum(1))
+    for rows, _, _, N in chunk_products(G, norms, H, chunk_size, device):
+        out.append(example_losses(W[rows], N, M, norms[rows].to(device) > 0))
     return torch.cat(out).cpu()
 
 
