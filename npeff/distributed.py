@@ -31,10 +31,7 @@ def main(argv: list[str]) -> None:
     _, _, m = io.pef_rows(pefs_path, 0, 0)
     bounds = np.linspace(0, m, world + 1).astype(int)
     G, attrs, _ = io.pef_rows(pefs_path, bounds[rank], bounds[rank + 1])
-    npeff = NPEFF(settings["n_components"], n_h_only_steps=settings["h_only_steps"],
-                  n_joint_steps=settings["joint_steps"], h_only_lr=settings["h_only_lr"],
-                  joint_lr=settings["joint_lr"], chunk_size=settings["chunk_size"], seed=settings["seed"],
-                  device=device, progress=rank == 0)
+    npeff = NPEFF.from_config(settings, device=device, progress=rank == 0)
     result = npeff.fit(torch.from_numpy(G))
     parts = [None] * world
     dist.all_gather_object(parts, (result.W, result.pef_norms))

@@ -24,9 +24,7 @@ if s["gpus"] > 1:
     subprocess.run(command, check=True, stdout=sys.stdout, stderr=sys.stderr)
 else:
     arrays, attrs = io.read_pefs(snakemake.input[0])
-    npeff = NPEFF(settings["n_components"], n_h_only_steps=s["h_only_steps"], n_joint_steps=s["joint_steps"],
-                  h_only_lr=s["h_only_lr"], joint_lr=s["joint_lr"], chunk_size=s["chunk_size"],
-                  seed=settings["seed"], device=device, progress=True)
+    npeff = NPEFF.from_config(settings, device=device, progress=True)
     print(f"decomposing G {arrays['G'].shape} into {w.C} components")
     result = npeff.fit(torch.from_numpy(arrays["G"]))
     print(f"loss: first {result.loss_history[0]:.4f}, last {result.loss_history[-1]:.4f}")
