@@ -93,18 +93,7 @@ class SparseProjection:
         """
         length = x.shape[-1]
         self._check_block(start, length, "project")
-        lead = tuple(x.shape[:-1])
-        if isinstance(x, torch.Tensor) and x.is_cuda:
-            y = _cuda_apply(self, "forward", x.detach().reshape(-1, length), start, length)
-        else:
-            x2 = _as_numpy_2d(x, length)
-            yt = np.zeros((self.out_dim, x2.shape[0]), np.float32)
-            cpu.forward(np.ascontiguousarray(x2.T), start, self.out_dim, self.region_size,
-                        np.uint64(self.key), np.float32(self.scale), yt, numba.get_num_threads())
-            y = yt.T
-            if isinstance(x, torch.Tensor):
-                y = torch.from_numpy(np.ascontiguousarray(y))
-        y = y.reshape(*lead, self.out_dim)
+        y = self._apply("forward", x, start, length).reshape(*x.shape[:-1], self.out_dim)
         if out is None:
             return y
         out += y
@@ -119,18 +108,27 @@ class SparseProjection:
             raise ValueError(f"transpose expects last axis {self.out_dim}, got shape {tuple(y.shape)}")
         length = self.in_dim - start if length is None else length
         self._check_block(start, length, "transpose")
-        lead = tuple(y.shape[:-1])
-        if isinstance(y, torch.Tensor) and y.is_cuda:
-            x = _cuda_apply(self, "transpose", y.detach().reshape(-1, self.out_dim), start, length)
+        return self._apply("transpose", y, start, length).reshape(*y.shape[:-1], length)
+
+    def _apply(self, direction: str, a, start: int, length: int):
+        """One kernel on `a` flattened to rows: [rows, in_width] -> [rows, out_width], where the
+        widths are (length, out_dim) forward and (out_dim, length) transposed. CUDA tensors go
+        to the CuPy kernel; everything else to the numba twin, which wants row-transposed layouts."""
+        if isinstance(a, torch.Tensor) and a.is_cuda:
+            return _cuda_apply(self, direction, a.detach().reshape(-1, a.shape[-1]), start, length)
+        a2 = _as_numpy_2d(a, a.shape[-1])
+        args = (np.uint64(self.key), np.float32(self.scale))
+        if direction == "forward":
+            result_t = np.zeros((self.out_dim, a2.shape[0]), np.float32)
+            cpu.forward(np.ascontiguousarray(a2.T), start, self.out_dim, self.region_size, *args, result_t,
+                        numba.get_num_threads())
         else:
-            y2 = _as_numpy_2d(y, self.out_dim)
-            xt = np.zeros((length, y2.shape[0]), np.float32)
-            cpu.transpose(np.ascontiguousarray(y2.T), start, length, self.region_size,
-                          np.uint64(self.key), np.float32(self.scale), xt, numba.get_num_threads())
-            x = xt.T
-            if isinstance(y, torch.Tensor):
-                x = torch.from_numpy(np.ascontiguousarray(x))
-        return x.reshape(*lead, length)
+            result_t = np.zeros((length, a2.shape[0]), np.float32)
+            cpu.transpose(np.ascontiguousarray(a2.T), start, length, self.region_size, *args, result_t,
+                          numba.get_num_threads())
+        if isinstance(a, torch.Tensor):
+            return torch.from_numpy(np.ascontiguousarray(result_t.T))
+        return result_t.T
 
     def dense(self) -> np.ndarray:
         """The matrix itself, [out_dim, in_dim] float32 (small sizes only)."""
