@@ -27,6 +27,7 @@ from torch import nn
 
 from npeff.models import ParameterSelection
 from npeff.projection import SparseProjection
+from npeff.tasks import lm_logits
 
 ROW_KINDS = ("lrm", "eps", "predicted")
 
@@ -133,18 +134,19 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
             return torch.cat([pef_rows(log_probs), predicted_rows(log_probs)], dim=1)
         return pef_rows(log_probs)
 
+    owners = _linear_owners(model, params)  # None unless every selected parameter is an nn.Linear's
     if backend == "auto":
-        backend = "hooks" if _linear_owners(model, params) is not None else "functional"
+        backend = "hooks" if owners is not None else "functional"
     if with_activations and (backend != "hooks" or getattr(task, "sequences_per_example", 1) != 1):
         raise ValueError("with_activations needs the hooks backend and one sequence per example; "
                          "use final_token_activations on a prompt-only batch instead")
-    if with_activations and not bool((batch["attention_mask"][:, -1] == 1).all()):
-        raise ValueError("with_activations needs left-padded batches (attention_mask[:, -1] == 1)")
+    if with_activations:
+        _require_left_padding(batch, "with_activations")
     sink = _RowSink(projection, max_block_elems)
     activations = None
     with _only_selected_require_grad(model, params):
         if backend == "hooks":
-            log_probs, activations = _hooked_row_gradients(model, batch, task, row_fn, params, sink,
+            log_probs, activations = _hooked_row_gradients(model, batch, task, row_fn, params, owners, sink,
                                                            _last_block(model) if with_activations else None)
         elif backend == "functional":
             log_probs = _functional_row_gradients(model, batch, task, row_fn, params, sink)
@@ -166,23 +168,28 @@ def final_token_activations(model: nn.Module, batch: Mapping[str, torch.Tensor],
                             module: nn.Module | None = None) -> torch.Tensor:
     """Residual-stream output of `module` (default: the last transformer block) at the
     final token of each left-padded prompt: [b, hidden] (the SAE baseline's input)."""
-    mask = batch["attention_mask"]
-    if not bool((mask[:, -1] == 1).all()):
-        raise ValueError("final_token_activations needs left-padded batches (attention_mask[:, -1] == 1)")
-    module = module or _last_block(model)
+    _require_left_padding(batch, "final_token_activations")
     captured = {}
-
-    def hook(_m, _inp, out):
-        captured["h"] = (out[0] if isinstance(out, tuple) else out)[:, -1, :].detach()
-
-    handle = module.register_forward_hook(hook)
+    handle = (module or _last_block(model)).register_forward_hook(
+        lambda _m, _inp, out: captured.update(h=_final_token(out)))
     try:
         with torch.no_grad():
-            positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
-            model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions)
+            lm_logits(model, batch, keep_last=1)
     finally:
         handle.remove()
-    return captured["h"].float().cpu()
+    return captured["h"]
+
+
+def _require_left_padding(batch: Mapping[str, torch.Tensor], what: str) -> None:
+    if not bool((batch["attention_mask"][:, -1] == 1).all()):
+        raise ValueError(f"{what} needs left-padded batches (attention_mask[:, -1] == 1)")
+
+
+def _final_token(block_output) -> torch.Tensor:
+    """A transformer block's output (a tensor or a tuple starting with one) at position -1:
+    [b, hidden], detached, float32, on the CPU."""
+    hidden = block_output[0] if isinstance(block_output, tuple) else block_output
+    return hidden[:, -1, :].detach().float().cpu()
 
 
 # ---------------------------------------------------------------- internals
@@ -250,9 +257,10 @@ def _only_selected_require_grad(model: nn.Module, params):
             p.requires_grad_(saved[name])
 
 
-def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink, activation_module=None):
-    """Runs the forward and the batched backward; returns (log_probs [b, r], activations or None)."""
-    owners = _linear_owners(model, params)
+def _hooked_row_gradients(model, batch, task, row_fn, params, owners, sink: _RowSink, activation_module=None):
+    """Runs the forward and the batched backward; returns (log_probs [b, r], activations or None).
+
+    owners: _linear_owners(model, params)."""
     if owners is None:
         raise ValueError("backend='hooks' needs every selected parameter to belong to an nn.Linear; "
                          "use backend='functional'")
@@ -262,13 +270,10 @@ def _hooked_row_gradients(model, batch, task, row_fn, params, sink: _RowSink, ac
         calls[module].append((inputs[0].detach(), output))
 
     captured = {}
-
-    def activation_hook(_m, _inp, out):
-        captured["h"] = (out[0] if isinstance(out, tuple) else out)[:, -1, :].detach().float().cpu()
-
     handles = [m.register_forward_hook(hook) for m in calls]
     if activation_module is not None:
-        handles.append(activation_module.register_forward_hook(activation_hook))
+        handles.append(activation_module.register_forward_hook(
+            lambda _m, _inp, out: captured.update(h=_final_token(out))))
     try:
         with torch.enable_grad():
             log_probs = task(model, batch)  # [b, r]
