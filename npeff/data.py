@@ -20,6 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from npeff._atomic import atomic_path
+
 
 class DatasetError(ValueError):
     """A dataset file or source that is not what the loader expects."""
@@ -79,10 +81,8 @@ def split_examples(examples: list[dict], n_examples: int, heldout_fraction: floa
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def read_jsonl(path: Path, required=("id", "text", "label")) -> list[dict]:

@@ -9,7 +9,6 @@ that looks complete.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from npeff import __version__
+from npeff._atomic import atomic_path
 
 
 @dataclass(frozen=True)
@@ -75,22 +75,15 @@ def write_artifact(path, kind: str, arrays: dict, attrs: dict) -> Path:
     path = Path(path)
     arrays = {k: _to_numpy(v) for k, v in arrays.items() if v is not None}
     _validate(kind, arrays, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            for key, value in attrs.items():
-                if value is not None:
-                    f.attrs[key] = _attr_value(value)
-            # last, so attributes forwarded from a source file cannot claim its kind or version
-            f.attrs["kind"] = kind
-            f.attrs["npeff_version"] = __version__
-            for name, arr in arrays.items():
-                f.create_dataset(name, data=arr)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for key, value in attrs.items():
+            if value is not None:
+                f.attrs[key] = _attr_value(value)
+        # last, so attributes forwarded from a source file cannot claim its kind or version
+        f.attrs["kind"] = kind
+        f.attrs["npeff_version"] = __version__
+        for name, arr in arrays.items():
+            f.create_dataset(name, data=arr)
     return path
 
 

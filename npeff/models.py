@@ -11,6 +11,8 @@ from fnmatch import fnmatchcase
 
 import torch
 
+from npeff._atomic import atomic_path
+
 # As the paper (Section 3.1, after Marks et al. 2024): ignore the embeddings
 # (and a tied or separate unembedding) and the normalisation layers.
 DEFAULT_EXCLUDE = ("*embed*", "*lm_head*", "*wte*", "*wpe*", "*norm*", "*ln_*", "*layernorm*")
@@ -88,7 +90,6 @@ def prepare_model(spec: dict, out_dir, packages_dir=None) -> None:
       local         a local Hugging Face folder (spec: path);
       tiny_random   a tiny randomly initialised Llama with a BPE tokenizer (tests).
     """
-    import shutil
     import tempfile
     import zipfile
     from pathlib import Path
@@ -116,12 +117,9 @@ def prepare_model(spec: dict, out_dir, packages_dir=None) -> None:
         model, tokenizer = tiny_random_llama(spec.get("seed", 0), spec.get("label_names", []))
     else:
         raise ModelLoadError(f"unknown model source {source!r}")
-    tmp_dir = out_dir.with_name(f".{out_dir.name}.tmp")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    model.save_pretrained(tmp_dir, safe_serialization=True)
-    tokenizer.save_pretrained(tmp_dir)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp_dir.rename(out_dir)
+    with atomic_path(out_dir) as tmp_dir:
+        model.save_pretrained(tmp_dir, safe_serialization=True)
+        tokenizer.save_pretrained(tmp_dir)
 
 
 def _dequantized_copy(model):

@@ -78,3 +78,20 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         io.write_coefficients(tmp_path / "c.h5", torch.rand(4, 2), torch.rand(4), {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_keeps_the_old_file_and_no_temporary_when_a_write_fails(tmp_path):
+    from npeff._atomic import atomic_path
+
+    target = tmp_path / "table.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+    folder = tmp_path / "model"
+    for content in ("first", "second"):  # a folder replaces the previous one whole
+        with atomic_path(folder) as tmp:
+            tmp.mkdir()
+            (tmp / "weights").write_text(content)
+    assert (folder / "weights").read_text() == "second" and len(list(tmp_path.iterdir())) == 2

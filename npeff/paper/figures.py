@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from npeff._atomic import atomic_path  # noqa: E402
+
 
 def top_examples_figure(panels: list[dict], pdf_path: Path, png_path: Path, caption: str) -> None:
     """panels: {"title": str, "examples": [str, ...]} each; one panel per row, like Figure 1."""
@@ -26,9 +28,7 @@ def top_examples_figure(panels: list[dict], pdf_path: Path, png_path: Path, capt
                 y -= step
         y -= step
     fig.text(0.04, 0.1 / height, caption, fontsize=7, color="0.35", va="bottom")
-    for path in (Path(pdf_path), Path(png_path)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=150)
-        tmp.replace(path)
+    for path in (pdf_path, png_path):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150)
     plt.close(fig)

@@ -5,6 +5,8 @@ import csv
 import math
 from pathlib import Path
 
+from npeff._atomic import atomic_path
+
 TASK_TITLES = {"sst2": "SST2", "yat": "YAT", "clinc150": "CLINC150", "triviaqa": "TriviaQA"}
 METHOD_TITLES = {"npeff": "NPEFF", "gnpeff": "G-NPEFF", "gc": "GC", "sae": "SAE"}
 
@@ -16,20 +18,15 @@ def fmt(value, digits: int = 1) -> str:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
 
 
 def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def markdown_table(header: list[str], body: list[list[str]], caption: str) -> str:
