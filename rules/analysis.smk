@@ -51,7 +51,6 @@ rule make_table1:
 rule make_figure1:
     input:
         coefficients=[f"{RESULTS}/coeffs/{t}/{n}.h5" for t, n in main_decompositions("npeff")],
-        tunings=[f"{RESULTS}/tunings/{t}/{n}.csv" for t, n in main_decompositions("npeff")],
         examples=[f"{RESULTS}/data/{t}/heldout.jsonl" for t in TASKS],
         infos=[f"{RESULTS}/data/{t}/info.json" for t in TASKS],
     output:
@@ -61,6 +60,7 @@ rule make_figure1:
         tasks=TASKS,
         n_examples=config["figure1"]["n_examples"],
         top_k=config["tunings"]["top_k"],
+        min_coefficient=config["tunings"]["min_coefficient"],
         config_name=config["name"],
     log:
         log_path("make_figure1"),

@@ -11,24 +11,24 @@ from _common import start
 
 start(snakemake)
 from npeff import io  # noqa: E402
-from npeff.analysis.tunings import read_tunings, top_examples  # noqa: E402
+from npeff.analysis.tunings import top_examples  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.paper.figures import top_examples_figure  # noqa: E402
 from npeff.paper.tables import TASK_TITLES  # noqa: E402
 
 p = snakemake.params
 panels = []
-for task, coef_path, tun_path, ex_path, info_path in zip(p.tasks, snakemake.input.coefficients, snakemake.input.tunings,
-                                                         snakemake.input.examples, snakemake.input.infos):
+for task, coef_path, ex_path, info_path in zip(p.tasks, snakemake.input.coefficients, snakemake.input.examples,
+                                                snakemake.input.infos):
     W = io.read_coefficients(coef_path)[0]["W"]
-    eligible = [r["component"] for r in read_tunings(tun_path) if r["eligible"]]
+    tops = top_examples(W, k=p.top_k, min_coefficient=p.min_coefficient)  # as the tunings rule
+    eligible = [c for c, top in enumerate(tops) if top is not None]
     info = json.loads(Path(info_path).read_text())
     examples = read_jsonl(Path(ex_path))
     title = TASK_TITLES[task] + (f" (stand-in: {info['dataset']})" if info["stands_in_for"] else "")
     if not eligible:
         panels.append({"title": f"{title}: no component has {p.top_k} active examples", "examples": []})
         continue
-    tops = top_examples(W, k=p.top_k)
     best = max(eligible, key=lambda c: float(np.mean(W[tops[c], c])))
     panels.append({"title": f"{title}, component {best}",
                    "examples": [examples[i]["text"] for i in tops[best][:p.n_examples]]})
