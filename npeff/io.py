@@ -49,7 +49,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "H": Field(("C", "d"), "f"),
         "loss_history": Field(("steps",), "f"),
         "step_seconds": Field(("steps",), "f"),
-        "pef_norms": Field(("m",), "f"),
+        "pef_norms": Field(("m",), "f", required=False),  # absent for the SAE (activations)
     },
     "coefficients": {
         "W": Field(("m", "C"), "f"),
@@ -199,19 +199,24 @@ def read_coefficients(path):
 
 
 def write_recovered(path, component_ids, vectors, attrs: dict) -> Path:
-    """Sparse parameter-space vectors: vectors [k, n] (dense torch/numpy) stored as CSR."""
-    dense = _to_numpy(vectors)
+    """Sparse parameter-space vectors stored as CSR: vectors [k, n], or k rows [n] each
+    (torch or numpy), so a caller can pass rows one at a time."""
+    rows = [_to_numpy(v).reshape(-1) for v in vectors]
+    if not rows:
+        raise ValueError(f"{path}: no vectors to write")
+    n = rows[0].shape[0]
     indptr, indices, values = [0], [], []
-    for row in dense:
+    for row in rows:
+        if row.shape[0] != n:
+            raise ValueError(f"{path}: rows have different lengths ({row.shape[0]} vs {n})")
         nz = np.flatnonzero(row)
         indices.append(nz)
         values.append(row[nz])
         indptr.append(indptr[-1] + nz.size)
     return write_artifact(path, "recovered", {
         "component_ids": np.asarray(component_ids, np.int64), "indptr": np.asarray(indptr, np.int64),
-        "indices": np.concatenate(indices).astype(np.int64) if indices else np.zeros(0, np.int64),
-        "values": np.concatenate(values).astype(np.float32) if values else np.zeros(0, np.float32),
-    }, {"n_parameters": dense.shape[1], **attrs})
+        "indices": np.concatenate(indices).astype(np.int64), "values": np.concatenate(values).astype(np.float32),
+    }, {"n_parameters": n, **attrs})
 
 
 def read_recovered(path) -> tuple[np.ndarray, np.ndarray, dict]:
