@@ -18,13 +18,19 @@ def lm_logits(model, batch: Mapping[str, torch.Tensor], keep_last: int | None = 
     positions only ([B, keep_last, V]).
 
     Positions count from each sequence's first real token, as in generation.
+    A batch with `inputs_embeds` [B, T, h] feeds those instead of the token embeddings
+    (npeff.perturb.FrozenPrefix: the hidden states entering a later block).
     keep_last skips the unembedding (and its backward) at positions nobody reads,
     a large share of a small model's cost.
     """
     mask = batch["attention_mask"]
     positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
     extra = {"logits_to_keep": keep_last} if keep_last else {}
-    return model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, **extra).logits
+    if "inputs_embeds" in batch:
+        extra["inputs_embeds"] = batch["inputs_embeds"]
+    else:
+        extra["input_ids"] = batch["input_ids"]
+    return model(attention_mask=mask, position_ids=positions, **extra).logits
 
 
 class LabelTokenTask:

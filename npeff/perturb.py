@@ -1,0 +1,148 @@
+"""Perturbations along recovered pseudo-Fishers (paper Section 3.2, Appendix G).
+
+For a component with projected pseudo-Fisher h:
+  1. orthogonal rejection (in the projected space): for every other component i
+     in order, with unit vector h_i, if |h . h_i| / ||h|| < threshold, h <- h - (h . h_i) h_i;
+  2. FPC recovery of the parameter-space direction u with A u ~ h (npeff.fpc);
+  3. perturb the selected parameters by +-magnitude * u / ||u||;
+  4. per example, KL(perturbed || original) of the task distribution (the
+     direction the authors' code uses); the KL ratio is the mean over the
+     component's top examples over the mean over a random baseline set, and the
+     larger of the two signs is kept (h h^T does not know h's sign);
+  5. the PEF-norm ratio: mean PEF Frobenius norm of the top examples over the
+     baseline's, to show the top examples are not just more sensitive overall.
+
+The blocks before the first perturbed parameter do not change, so their
+output is computed once per example (`FrozenPrefix`) and each perturbed
+forward runs only the blocks from there on.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from npeff.models import ParameterSelection, unflatten
+
+
+def reject_similar(H: torch.Tensor, index: int, threshold: float = 0.5) -> torch.Tensor:
+    """Row `index` of H [C, d] orthogonally rejected from every other row whose absolute
+    cosine with the (current) vector is below `threshold`. Returns [d]."""
+    h = H[index].double().clone()
+    for i in range(H.shape[0]):
+        if i == index:
+            continue
+        unit = H[i].double() / H[i].double().norm().clamp_min(1e-30)
+        dot = h @ unit
+        if dot.abs() / h.norm().clamp_min(1e-30) < threshold:
+            h = h - dot * unit
+    return h.float()
+
+
+def kl_divergence(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """KL(p || q) per row of log-probabilities [b, r] -> [b] (0 * log 0 taken as 0)."""
+    p = log_p.exp()
+    return (p * (log_p - log_q)).nan_to_num(0.0).sum(-1).clamp_min(0)
+
+
+@contextmanager
+def perturbed(model: nn.Module, selection: ParameterSelection, delta: torch.Tensor):
+    """Adds delta [n] (the selection's flat layout) to the selected parameters, restores them after."""
+    params = dict(selection.parameters(model))
+    saved = {name: p.detach().clone() for name, p in params.items()}
+    try:
+        with torch.no_grad():
+            for name, block in unflatten(delta, selection.layout(model)).items():
+                params[name].add_(block.to(params[name].device, params[name].dtype))
+        yield model
+    finally:
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(saved[name])
+
+
+class _Captured(Exception):
+    """Stops a forward once the first perturbed block's input is captured."""
+
+
+class FrozenPrefix:
+    """Caches the input of the first transformer block that holds a selected parameter.
+
+    Works for decoder-only models with `model.model.layers` (Llama, SmolLM2) that
+    accept `inputs_embeds`; for any other model (or a selection touching the
+    embeddings) `start` is 0 and every forward runs in full.
+    """
+
+    def __init__(self, model: nn.Module, selection: ParameterSelection):
+        self.model = model
+        base = getattr(model, "model", None)
+        layers = getattr(base, "layers", None)
+        self.base, self.layers, self.start = base, layers, 0
+        if not isinstance(layers, nn.ModuleList) or not hasattr(base, "embed_tokens"):
+            return
+        selected = {id(p) for _, p in selection.parameters(model)}
+        first = next((i for i, layer in enumerate(layers) if any(id(p) in selected for p in layer.parameters())),
+                     None)
+        before = list(base.embed_tokens.parameters()) + [p for layer in layers[:first or 0] for p in layer.parameters()]
+        if first is not None and not any(id(p) in selected for p in before):
+            self.start = first
+
+    @torch.no_grad()
+    def encode(self, batch: dict) -> dict:
+        """The batch, plus `inputs_embeds`: the hidden states entering block `start` [B, T, h]."""
+        if self.start == 0:
+            return dict(batch)
+        captured = {}
+
+        def grab(module, args, kwargs):
+            captured["h"] = args[0] if args else kwargs["hidden_states"]
+            raise _Captured
+
+        handle = self.layers[self.start].register_forward_pre_hook(grab, with_kwargs=True)
+        try:
+            from npeff.tasks import lm_logits
+            lm_logits(self.model, batch, keep_last=1)
+        except _Captured:
+            pass
+        finally:
+            handle.remove()
+        return {**batch, "inputs_embeds": captured["h"]}
+
+    @torch.no_grad()
+    def run(self, task, encoded: dict) -> torch.Tensor:
+        """task(model, batch) -> log_probs [b, r], running only blocks start.. on cached inputs."""
+        if self.start == 0:
+            return task(self.model, encoded)
+        full = self.base.layers
+        self.base.layers = nn.ModuleList(list(full)[self.start:])
+        try:
+            return task(self.model, encoded)
+        finally:
+            self.base.layers = full
+
+
+def unit_direction(u: torch.Tensor, magnitude: float) -> torch.Tensor:
+    """u [n] rescaled to L2 norm `magnitude`."""
+    norm = u.norm()
+    if norm == 0:
+        raise ValueError("the recovered direction is zero; FPC found nothing to perturb along")
+    return u * (magnitude / norm)
+
+
+def perturbation_effect(prefix: FrozenPrefix, task, selection: ParameterSelection, direction: torch.Tensor,
+                        top_batches: list[dict], base_batches: list[dict], originals: dict) -> dict:
+    """KL ratios for +direction and -direction; returns the better sign's numbers.
+
+    top_batches / base_batches: FrozenPrefix-encoded batches; originals maps id(batch)
+    to the unperturbed log_probs [b, r]."""
+    best = None
+    for sign in (1.0, -1.0):
+        with perturbed(prefix.model, selection, sign * direction):
+            kl_top = torch.cat([kl_divergence(prefix.run(task, b), originals[id(b)]) for b in top_batches])
+            kl_base = torch.cat([kl_divergence(prefix.run(task, b), originals[id(b)]) for b in base_batches])
+        ratio = float(kl_top.mean() / kl_base.mean().clamp_min(1e-30))
+        if best is None or ratio > best["kl_ratio"]:
+            best = {"sign": int(sign), "kl_ratio": ratio, "kl_top": float(kl_top.mean()),
+                    "kl_baseline": float(kl_base.mean())}
+    return best

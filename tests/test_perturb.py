@@ -1,0 +1,101 @@
+"""Perturbations: rejection, KL, parameter restore, the cached prefix, and a planted direction."""
+import math
+
+import pytest
+import torch
+
+from npeff.fpc import fpc_recover
+from npeff.models import ParameterSelection
+from npeff.pef import compute_pefs
+from npeff.perturb import FrozenPrefix, kl_divergence, perturbation_effect, perturbed, reject_similar, unit_direction
+from npeff.projection import SparseProjection
+from npeff.tasks import LabelTokenTask, SuffixTask
+from tiny_models import left_padded_batch, tiny_llama
+
+VOCAB = 48
+LAST_BLOCK = ParameterSelection(("*layers.1.*",))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_llama(seed=0, vocab=VOCAB)
+
+
+def test_rejection_follows_the_threshold():
+    h = torch.tensor([1.0, 0.0, 0.0])
+    close = torch.tensor([0.9, math.sqrt(1 - 0.81), 0.0])  # |cos| 0.9: kept
+    far = torch.tensor([0.2, 0.0, math.sqrt(1 - 0.04)])  # |cos| 0.2: rejected
+    out = reject_similar(torch.stack([h, close, far]), 0, threshold=0.5)
+    expected = h - 0.2 * far
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert abs(float(out @ far)) < 1e-6 and abs(float(out @ close)) > 0.1
+
+
+def test_kl_divergence_is_kl():
+    p = torch.log_softmax(torch.randn(5, 7), -1)
+    q = torch.log_softmax(torch.randn(5, 7), -1)
+    expected = (p.exp() * (p - q)).sum(-1)
+    assert torch.allclose(kl_divergence(p, q), expected, atol=1e-6)
+    assert torch.allclose(kl_divergence(p, p), torch.zeros(5))
+
+
+def test_perturbed_adds_delta_and_restores(model):
+    params = dict(LAST_BLOCK.parameters(model))
+    before = {k: v.detach().clone() for k, v in params.items()}
+    n = LAST_BLOCK.n_parameters(model)
+    delta = torch.arange(n, dtype=torch.float32) / n
+    with perturbed(model, LAST_BLOCK, delta):
+        flat = torch.cat([(params[b.name] - before[b.name]).flatten() for b in LAST_BLOCK.layout(model)])
+        assert torch.allclose(flat, delta, atol=1e-6)
+    assert all(torch.equal(params[k], before[k]) for k in params)
+
+
+def test_frozen_prefix_matches_the_full_forward(model):
+    prefix = FrozenPrefix(model, LAST_BLOCK)
+    assert prefix.start == 1
+    batch = left_padded_batch([5, 7, 3, 6], VOCAB, seed=1)
+    task = LabelTokenTask([3, 7, 11])
+    with torch.no_grad():
+        full = task(model, batch)
+    assert torch.allclose(prefix.run(task, prefix.encode(batch)), full, atol=1e-6)
+    suffix_batch = {**batch, "suffix_mask": torch.zeros_like(batch["attention_mask"])}
+    suffix_batch["suffix_mask"][:, -2:] = 1
+    with torch.no_grad():
+        full = SuffixTask(2)(model, suffix_batch)
+    assert torch.allclose(prefix.run(SuffixTask(2), prefix.encode(suffix_batch)), full, atol=1e-6)
+    assert FrozenPrefix(model, ParameterSelection(("*",), ())).start == 0  # embeddings selected: no skipping
+
+
+def planted_setup(model):
+    """48 examples; the planted component is the top eigenvector of the summed exact Fisher
+    of examples 0-7, the group whose predictions it should move."""
+    batch = left_padded_batch([6] * 48, VOCAB, seed=3)
+    task = LabelTokenTask([3, 7, 11])
+    G = compute_pefs(model, batch, task, rows="lrm", selection=LAST_BLOCK).G  # [48, 3, n]
+    group = G[:8].reshape(-1, G.shape[-1])
+    planted = torch.linalg.svd(group, full_matrices=False).Vh[0]  # [n]
+    prefix = FrozenPrefix(model, LAST_BLOCK)
+    top = [prefix.encode({k: v[:8] for k, v in batch.items()})]
+    base = [prefix.encode({k: v[lo:lo + 20] for k, v in batch.items()}) for lo in (8, 28)]
+    originals = {id(b): prefix.run(task, b) for b in top + base}
+    return prefix, task, planted, top, base, originals
+
+
+def test_planted_direction_is_selective_and_a_random_one_is_not(model):
+    prefix, task, planted, top, base, originals = planted_setup(model)
+    hit = perturbation_effect(prefix, task, LAST_BLOCK, unit_direction(planted, 0.5), top, base, originals)
+    assert hit["kl_ratio"] > 3, hit
+    gen = torch.Generator().manual_seed(0)
+    ratios = [perturbation_effect(prefix, task, LAST_BLOCK, unit_direction(torch.randn(planted.shape, generator=gen),
+                                                                           0.5), top, base, originals)["kl_ratio"]
+              for _ in range(8)]
+    geometric = math.exp(sum(map(math.log, ratios)) / len(ratios))
+    assert 0.5 < geometric < 2, ratios
+
+
+def test_planted_direction_survives_projection_and_fpc(model):
+    prefix, task, planted, top, base, originals = planted_setup(model)
+    projection = SparseProjection(planted.shape[0], 1024, seed=0, density=8)
+    recovered = fpc_recover(projection, projection.project(planted), max_iter=300).u
+    hit = perturbation_effect(prefix, task, LAST_BLOCK, unit_direction(recovered, 0.5), top, base, originals)
+    assert hit["kl_ratio"] > 2, hit
