@@ -26,19 +26,35 @@ include: "rules/resources.smk"
 include: "rules/data.smk"
 include: "rules/signals.smk"
 include: "rules/decompose.smk"
+include: "rules/baselines.smk"
+include: "rules/experiments.smk"
 include: "rules/analysis.smk"
 
 
 rule all:
     default_target: True
     input:
-        table1_outputs(),
-        figure1_outputs(),
+        all_outputs(),
 
 
 rule table1:
     input:
         table1_outputs(),
+
+
+rule table2:
+    input:
+        table_outputs(2),
+
+
+rule table3:
+    input:
+        table_outputs(3),
+
+
+rule appendix_j:
+    input:
+        appendix_j_outputs(),
 
 
 rule figure1:

@@ -1,10 +1,13 @@
-# Tunings of held-out coefficients, Table 1 and Figure 1.
+# Tunings of held-out coefficients, Tables 1-3, Figure 1 and Appendix J.
 
 
 localrules:
     tunings,
     make_table1,
+    make_table2,
+    make_table3,
     make_figure1,
+    make_appendix_j,
 
 
 rule tunings:
@@ -28,14 +31,14 @@ rule tunings:
 
 rule make_table1:
     input:
-        tunings=[f"{RESULTS}/tunings/{t}/{n}.csv" for t, n in main_decompositions("npeff")],
-        infos=[f"{RESULTS}/data/{t}/info.json" for t, _ in main_decompositions("npeff")],
+        tunings=[f"{RESULTS}/tunings/{e['task']}/{e['decomposition']}.csv" for e in TABLE1_ENTRIES],
+        infos=[f"{RESULTS}/data/{e['task']}/info.json" for e in TABLE1_ENTRIES],
     output:
         csv=f"{RESULTS}/tables/table1.csv",
         md=f"{RESULTS}/tables/table1.md",
         tex=f"{RESULTS}/tables/table1.tex",
     params:
-        entries=[{"method": "npeff", "task": t, "decomposition": n} for t, n in main_decompositions("npeff")],
+        entries=TABLE1_ENTRIES,
         config_name=config["name"],
         model_name=config["model"]["name"],
     log:
@@ -70,3 +73,78 @@ rule make_figure1:
         "../envs/plots.yaml"
     script:
         "../scripts/make_figure1.py"
+
+
+rule make_table2:
+    input:
+        perturbations=[f"{RESULTS}/perturb/{e['task']}/{e['decomposition']}.csv" for e in TABLE2_ENTRIES],
+    output:
+        csv=f"{RESULTS}/tables/table2.csv",
+        md=f"{RESULTS}/tables/table2.md",
+        tex=f"{RESULTS}/tables/table2.tex",
+    params:
+        entries=TABLE2_ENTRIES,
+        top_k=config["tunings"]["top_k"],
+        magnitude=config["perturbation"]["magnitude"],
+        config_name=config["name"],
+        model_name=config["model"]["name"],
+    log:
+        log_path("make_table2"),
+    benchmark:
+        bench_path("make_table2")
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/make_table2.py"
+
+
+rule make_table3:
+    input:
+        unpack(table3_inputs),
+    output:
+        csv=f"{RESULTS}/tables/table3.csv",
+        md=f"{RESULTS}/tables/table3.md",
+        tex=f"{RESULTS}/tables/table3.tex",
+    params:
+        methods=METHODS,
+        top_k=config["tunings"]["top_k"],
+        min_coefficient=config["tunings"]["min_coefficient"],
+        threshold=config["icl"]["label_threshold"],
+        n_shots=config["icl"]["n_shots"],
+        config_name=config["name"],
+    log:
+        log_path("make_table3"),
+    benchmark:
+        bench_path("make_table3")
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/make_table3.py"
+
+
+rule make_appendix_j:
+    input:
+        coefficients=[f"{RESULTS}/coeffs/{t}/{n}.h5" for t, n in main_decompositions("npeff")],
+        pefs=[f"{RESULTS}/pefs/{t}/heldout.h5" for t in TASKS],
+        examples=[f"{RESULTS}/data/{t}/heldout.jsonl" for t in TASKS],
+        infos=[f"{RESULTS}/data/{t}/info.json" for t in TASKS],
+    output:
+        md=f"{RESULTS}/appendix_j.md",
+        pdf=f"{RESULTS}/figures/appendix_j.pdf",
+        png=f"{RESULTS}/figures/appendix_j.png",
+    params:
+        tasks=TASKS,
+        n_components=config["appendix_j"]["n_components"],
+        n_examples=config["appendix_j"]["n_examples"],
+        seed=config["appendix_j"]["seed"],
+        top_k=config["tunings"]["top_k"],
+        min_coefficient=config["tunings"]["min_coefficient"],
+        config_name=config["name"],
+    log:
+        log_path("make_appendix_j"),
+    benchmark:
+        bench_path("make_appendix_j")
+    conda:
+        "../envs/plots.yaml"
+    script:
+        "../scripts/make_appendix_j.py"

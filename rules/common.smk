@@ -70,15 +70,65 @@ def bench_path(rule_name, *parts):
     return f"{RESULTS}/benchmarks/{rule_name}/{'_'.join(parts) or 'main'}.tsv"
 
 
-def main_decompositions(method="npeff"):
-    """The decomposition of each task that Table 1 and Figure 1 report: the first seed."""
+METHODS = ["npeff", "gnpeff", "gc", "sae"]  # Table 1's rows
+PERTURBED_METHODS = ["npeff", "gnpeff", "gc"]  # an SAE latent has no parameter-space direction
+
+
+def main_decompositions(method="npeff", tasks=None):
+    """(task, name) of the decomposition each table reports per task: the first seed,
+    the task's component count (also the cluster and SAE latent count)."""
     seed = config["decomposition"]["seeds"][0]
-    return [(t, f"{method}_c{task_cfg(t)['n_components']}_s{seed}") for t in TASKS]
+    return [(t, f"{method}_c{task_cfg(t)['n_components']}_s{seed}") for t in (tasks or TASKS)]
+
+
+def perturbation_setting(task, key):
+    """perturbation.<key>, or the task's perturbation_<key> override (CLINC150 in the paper)."""
+    return task_cfg(task).get(f"perturbation_{key}", config["perturbation"][key])
+
+
+def icl_task():
+    """The task of Table 3, or None when the config does not have it."""
+    task = config["icl"]["task"]
+    return task if task in TASKS else None
+
+
+def table_outputs(n):
+    return expand(f"{RESULTS}/tables/table{n}.{{ext}}", ext=["csv", "md", "tex"])
 
 
 def table1_outputs():
-    return expand(f"{RESULTS}/tables/table1.{{ext}}", ext=["csv", "md", "tex"])
+    return table_outputs(1)
 
 
 def figure1_outputs():
     return expand(f"{RESULTS}/figures/figure1.{{ext}}", ext=["pdf", "png"])
+
+
+def appendix_j_outputs():
+    return [f"{RESULTS}/appendix_j.md", f"{RESULTS}/figures/appendix_j.pdf", f"{RESULTS}/figures/appendix_j.png"]
+
+
+def all_outputs():
+    outputs = table_outputs(1) + table_outputs(2) + figure1_outputs() + appendix_j_outputs()
+    return outputs + (table_outputs(3) if icl_task() else [])
+
+
+# the decomposition each table cell reads: Table 1 every method, Table 2 those with parameter-space components
+TABLE1_ENTRIES = [{"method": m, "task": t, "decomposition": n} for m in METHODS for t, n in main_decompositions(m)]
+TABLE2_ENTRIES = [{"method": m, "task": t, "decomposition": n} for m in PERTURBED_METHODS
+                  for t, n in main_decompositions(m)]
+
+
+def table3_inputs(wildcards):
+    task = icl_task()
+    if task is None:
+        raise ValueError(f"Table 3 needs the ICL task '{config['icl']['task']}' (config key icl.task) among the "
+                         f"config's tasks {TASKS}")
+    names = [main_decompositions(m, [task])[0][1] for m in METHODS]
+    return {
+        "heldin": f"{RESULTS}/data/{task}/heldin.jsonl",
+        "pefs": f"{RESULTS}/pefs/{task}/heldout.h5",
+        "icl": f"{RESULTS}/icl/{task}/predictions.csv",
+        "decompositions": [f"{RESULTS}/decomp/{task}/{n}.h5" for n in names],
+        "coefficients": [f"{RESULTS}/coeffs/{task}/{n}.h5" for n in names],
+    }

@@ -18,9 +18,10 @@ for entry, path, info_path in zip(snakemake.params.entries, snakemake.input.tuni
                  **tuning_percentages(tunings)})
     if info["stands_in_for"]:
         stand_ins.append(f"{TASK_TITLES[entry['task']]}: {info['dataset']}")
+stand_ins = list(dict.fromkeys(stand_ins))
 write_csv(Path(snakemake.output.csv), rows)
 
-tasks = [r["task"] for r in rows]
+tasks = list(dict.fromkeys(r["task"] for r in rows))
 methods = list(dict.fromkeys(r["method"] for r in rows))
 caption = (f"Table 1: percentages of components exhibiting tunings (Pred; LnP = label- but not prediction-tuned), "
            f"model {snakemake.params.model_name}, config {snakemake.params.config_name}")

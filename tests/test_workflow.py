@@ -38,10 +38,12 @@ def test_every_declared_output_exists(tiny_run):
         for split in ("heldin", "heldout"):
             for kind in ("pefs", "grads", "acts"):
                 assert (tiny_run / kind / t / f"{split}.h5").is_file()
-    for ext in ("csv", "md", "tex"):
-        assert (tiny_run / "tables" / f"table1.{ext}").stat().st_size > 0
-    assert (tiny_run / "figures" / "figure1.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tiny_run / "figures" / "figure1.pdf").read_bytes()[:4] == b"%PDF"
+    for n in (1, 2, 3):
+        for ext in ("csv", "md", "tex"):
+            assert (tiny_run / "tables" / f"table{n}.{ext}").stat().st_size > 0
+    for name in ("figure1", "appendix_j"):
+        assert (tiny_run / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (tiny_run / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
     assert list(tiny_run.rglob(".*tmp*")) == []  # no temporary file left behind
 
 
@@ -85,9 +87,25 @@ def test_decompositions_and_coefficients_are_valid(tiny_run):
             assert ((f["reconstruction_loss"][()] >= -1e-4) & (f["reconstruction_loss"][()] <= 1.0 + 1e-4)).all()
 
 
-def test_table1_has_a_row_per_task_with_percentages(tiny_run):
+def test_baselines_write_decompositions_and_coefficients(tiny_run):
+    cfg = yaml.safe_load(TINY.read_text())
+    for t in TASKS:
+        C = cfg["tasks"][t]["n_components"]
+        with h5py.File(tiny_run / "decomp" / t / f"gc_c{C}_s0.h5") as f:
+            assert f.attrs["method"] == "gc" and f["H"].shape == (C, cfg["projection"]["dim"])
+            assert ((f["W"][()] > 0).sum(1) == 1).all()  # each held-in example in one cluster
+            assert f["cluster_sizes"][()].sum() == f["W"].shape[0]
+        with h5py.File(tiny_run / "decomp" / t / f"sae_c{C}_s0.h5") as f:
+            assert f.attrs["method"] == "sae" and f["H"].shape == (C, 32)
+            assert ((f["W"][()] > 0).sum(1) <= cfg["sae"]["k"]).all() and (f["W"][()] >= 0).all()
+        for method in ("gc", "sae", "gnpeff"):
+            with h5py.File(tiny_run / "coeffs" / t / f"{method}_c{C}_s0.h5") as f:
+                assert f["W"].shape[1] == C and (f["W"][()] >= 0).all()
+
+
+def test_table1_has_a_row_per_method_and_task_with_percentages(tiny_run):
     rows = list(csv.DictReader(open(tiny_run / "tables" / "table1.csv")))
-    assert [r["task"] for r in rows] == TASKS and {r["method"] for r in rows} == {"npeff"}
+    assert [(r["method"], r["task"]) for r in rows] == [(m, t) for m in ("npeff", "gnpeff", "gc", "sae") for t in TASKS]
     for r in rows:
         assert 0 <= float(r["pred_pct"]) <= 100
         if r["task"] == "triviaqa":
@@ -95,15 +113,54 @@ def test_table1_has_a_row_per_task_with_percentages(tiny_run):
         else:
             assert 0 <= float(r["lnp_pct"]) <= 100
     md = (tiny_run / "tables" / "table1.md").read_text()
-    assert "| NPEFF |" in md and "TriviaQA Pred" in md and "TriviaQA LnP" not in md
+    assert all(f"| {m} |" in md for m in ("NPEFF", "G-NPEFF", "GC", "SAE"))
+    assert "TriviaQA Pred" in md and "TriviaQA LnP" not in md
     assert r"\begin{tabular}" in (tiny_run / "tables" / "table1.tex").read_text()
+
+
+def test_perturbations_and_table2(tiny_run):
+    cfg = yaml.safe_load(TINY.read_text())
+    for t in TASKS:
+        C = cfg["tasks"][t]["n_components"]
+        for method in ("npeff", "gnpeff", "gc"):
+            with h5py.File(tiny_run / "recovered" / t / f"{method}_c{C}_s0.h5") as f:
+                assert f.attrs["kind"] == "recovered" and f.attrs["method"] == method
+                assert 1 <= f["component_ids"].shape[0] <= cfg["perturbation"]["n_components"]
+            rows = list(csv.DictReader(open(tiny_run / "perturb" / t / f"{method}_c{C}_s0.csv")))
+            assert 1 <= len(rows) <= cfg["perturbation"]["n_components"]
+            for r in rows:
+                assert float(r["kl_ratio"]) > 0 and float(r["norm_ratio"]) > 0 and r["sign"] in ("1", "-1")
+                assert float(r["kl_top"]) >= 0 and float(r["kl_baseline"]) >= 0
+                assert int(r["n_top"]) == cfg["tunings"]["top_k"]
+    rows = list(csv.DictReader(open(tiny_run / "tables" / "table2.csv")))
+    assert [(r["method"], r["task"]) for r in rows] == [(m, t) for m in ("npeff", "gnpeff", "gc") for t in TASKS]
+    assert all(float(r["kl_ratio"]) > 0 and float(r["norm_ratio"]) > 0 for r in rows)
+    assert "| GC |" in (tiny_run / "tables" / "table2.md").read_text()
+
+
+def test_table3_and_appendix_j(tiny_run):
+    rows = list(csv.DictReader(open(tiny_run / "tables" / "table3.csv")))
+    assert [r["method"] for r in rows] == ["zero_shot", "icl", "npeff", "gnpeff", "gc", "sae"]
+    for r in rows:
+        for col in ("accuracy", "similarity_zero_shot", "similarity_icl"):
+            assert 0 <= float(r[col]) <= 100
+    assert float(rows[0]["similarity_zero_shot"]) == 100 and float(rows[1]["similarity_icl"]) == 100
+    contexts = json.loads((tiny_run / "icl" / "sst2" / "contexts.json").read_text())
+    assert len(contexts["candidates"]) == 2
+    accuracies = [c["accuracy"] for c in contexts["candidates"]]
+    assert accuracies[contexts["best_trial"]] == max(accuracies)
+    doc = (tiny_run / "appendix_j.md").read_text()
+    assert all(f"## {title}" in doc for title in ("SST2", "YAT", "CLINC150", "TriviaQA"))
+    assert doc.count("### Component") <= 2 * len(TASKS)
 
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
 def test_dry_run_plans_the_whole_dag(configfile, tmp_path):
     result = snakemake(["--configfile", str(REPO / configfile), "--cores", "1", "-n"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    for rule in ("signals", "decompose", "fit_coefficients", "tunings", "make_table1", "make_figure1"):
+    for rule in ("signals", "decompose", "fit_coefficients", "tunings", "make_table1", "make_figure1",
+                 "cluster_gradients", "train_sae", "recover_directions", "perturb", "icl_predictions",
+                 "make_table2", "make_table3", "make_appendix_j"):
         assert rule in result.stdout
 
 
@@ -113,8 +170,8 @@ def test_the_slurm_profile_plans_the_paper_jobs_with_gpus(tmp_path):
                         "--sdm", "env-modules", "--directory", str(tmp_path)], cwd=REPO)
     assert result.returncode == 0, result.stdout[-3000:]
     decompose = [block for block in result.stdout.split("\nrule ") if block.startswith("decompose:")]
-    assert len(decompose) == 4
-    yat = next(b for b in decompose if "task=yat" in b)
+    assert len(decompose) == 8  # NPEFF and G-NPEFF, four tasks
+    yat = next(b for b in decompose if "task=yat" in b and "method=npeff" in b)
     assert "gpu=4" in yat and "slurm_partition=gpu" in yat and "cpus_per_gpu=8" in yat
     signals = [block for block in result.stdout.split("\nrule ") if block.startswith("signals:")]
     assert len(signals) == 8 and all("gpu=1" in b for b in signals)
@@ -125,6 +182,9 @@ def test_a_single_target_builds_only_what_it_needs(tmp_path):
     result = snakemake(["--configfile", str(TINY), "--cores", "1", "-n", "table1"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "make_table1" in result.stdout and "make_figure1" not in result.stdout
+    result = snakemake(["--configfile", str(TINY), "--cores", "1", "-n", "table2"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "perturb" in result.stdout and "train_sae" not in result.stdout and "icl_predictions" not in result.stdout
 
 
 def test_another_configfile_replaces_the_default_instead_of_merging(tmp_path):

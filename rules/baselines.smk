@@ -1,0 +1,53 @@
+# Baselines (Section 3.1): gradient clustering on the projected gradients and a TopK
+# SAE on final-token activations. Each writes a decomposition-shaped file (held-in
+# scores W, centroids / decoder directions H) and held-out coefficients.
+
+
+rule cluster_gradients:
+    input:
+        heldin=f"{RESULTS}/grads/{{task}}/heldin.h5",
+        heldout=f"{RESULTS}/grads/{{task}}/heldout.h5",
+    output:
+        decomposition=f"{RESULTS}/decomp/{{task}}/gc_c{{C}}_s{{seed}}.h5",
+        coefficients=f"{RESULTS}/coeffs/{{task}}/gc_c{{C}}_s{{seed}}.h5",
+    params:
+        settings=config["clustering"],
+    wildcard_constraints:
+        C=r"\d+",
+        seed=r"\d+",
+    threads: 2
+    resources:
+        gpu=config["gpus_per_job"],
+    log:
+        log_path("cluster_gradients", "{task}", "c{C}", "s{seed}"),
+    benchmark:
+        bench_path("cluster_gradients", "{task}", "c{C}", "s{seed}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/cluster_gradients.py"
+
+
+rule train_sae:
+    input:
+        heldin=f"{RESULTS}/acts/{{task}}/heldin.h5",
+        heldout=f"{RESULTS}/acts/{{task}}/heldout.h5",
+    output:
+        decomposition=f"{RESULTS}/decomp/{{task}}/sae_c{{C}}_s{{seed}}.h5",
+        coefficients=f"{RESULTS}/coeffs/{{task}}/sae_c{{C}}_s{{seed}}.h5",
+    params:
+        settings=config["sae"],
+    wildcard_constraints:
+        C=r"\d+",
+        seed=r"\d+",
+    threads: 2
+    resources:
+        gpu=config["gpus_per_job"],
+    log:
+        log_path("train_sae", "{task}", "c{C}", "s{seed}"),
+    benchmark:
+        bench_path("train_sae", "{task}", "c{C}", "s{seed}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/train_sae.py"

@@ -1,0 +1,71 @@
+"""Rule perturb: KL and PEF-norm ratios of perturbations along recovered directions (Section 3.2).
+
+KL is KL(perturbed || original) over the task's distribution, as in the authors' code.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import start
+
+device = start(snakemake)
+from npeff import io  # noqa: E402
+from npeff.analysis.tunings import top_examples  # noqa: E402
+from npeff.data import read_jsonl  # noqa: E402
+from npeff.models import ParameterSelection, load_model  # noqa: E402
+from npeff.paper.tables import write_csv  # noqa: E402
+from npeff.perturb import FrozenPrefix, perturbation_effect, unit_direction  # noqa: E402
+from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
+
+p = snakemake.params
+task_name = snakemake.wildcards.task
+component_ids, directions, rec_attrs = io.read_recovered(snakemake.input.recovered)
+coefficients, _ = io.read_coefficients(snakemake.input.coefficients)
+signals, _ = io.read_pefs(snakemake.input.pefs)
+examples = read_jsonl(snakemake.input.examples)
+if [ex["id"] for ex in examples] != list(signals["ids"]):
+    raise ValueError(f"{snakemake.input.examples} and {snakemake.input.pefs} list different examples")
+info = json.loads(Path(snakemake.input.info).read_text())
+
+model, tokenizer = load_model(snakemake.input.model, device)
+selection = ParameterSelection(tuple(rec_attrs["param_include"]), tuple(rec_attrs["param_exclude"]))
+if selection.n_parameters(model) != directions.shape[1]:
+    raise ValueError(f"{snakemake.input.recovered} has {directions.shape[1]} parameters, the model's selection "
+                     f"{selection.n_parameters(model)}")
+spec = TASK_SPECS[task_name]
+task = make_task(spec, tokenizer, info["label_names"])
+prefix = FrozenPrefix(model, selection)
+print(f"perturbed forwards start at block {prefix.start}")
+
+
+def encoded_batches(indices):
+    out = []
+    for lo in range(0, len(indices), p.batch_size):
+        texts = [examples[i]["text"] for i in indices[lo:lo + p.batch_size]]
+        batch = {k: v.to(device) for k, v in build_batch(spec, tokenizer, texts, info["label_names"]).items()}
+        out.append(prefix.encode(batch))
+    return out
+
+
+m = len(examples)
+rng = np.random.default_rng(p.settings["seed"])
+baseline = sorted(rng.choice(m, size=min(p.n_baseline, m), replace=False).tolist())
+tops = top_examples(coefficients["W"], p.top_k, p.min_coefficient)
+base_batches = encoded_batches(baseline)
+top_batches = {c: encoded_batches(tops[c].tolist()) for c in component_ids}
+originals = {id(b): prefix.run(task, b) for b in base_batches + [b for bs in top_batches.values() for b in bs]}
+norms = signals["pef_norms"]
+
+rows = []
+for i, c in enumerate(component_ids):
+    direction = unit_direction(torch.from_numpy(directions[i]), p.settings["magnitude"])
+    effect = perturbation_effect(prefix, task, selection, direction, top_batches[c], base_batches, originals)
+    rows.append({"task": task_name, "method": rec_attrs["method"], "component": int(c), **effect,
+                 "norm_ratio": float(norms[tops[c]].mean() / norms[baseline].mean()),
+                 "n_top": len(tops[c]), "n_baseline": len(baseline), "magnitude": p.settings["magnitude"],
+                 "fpc_iterations": rec_attrs["fpc_iterations"][i],
+                 "fpc_relative_residual": rec_attrs["fpc_relative_residual"][i],
+                 "nonzeros": int((directions[i] != 0).sum())})
+    print(rows[-1])
+write_csv(Path(snakemake.output[0]), rows)

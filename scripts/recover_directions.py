@@ -1,0 +1,56 @@
+"""Rule recover_directions: parameter-space directions of randomly chosen components (Section 3.2).
+
+Each chosen component's projected pseudo-Fisher (a centroid for GC) is orthogonally
+rejected from the dissimilar ones, then recovered by FPC into the selected
+parameters. Only components with at least top_k held-out examples are eligible.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import start
+
+device = start(snakemake)
+from npeff import io  # noqa: E402
+from npeff.analysis.tunings import top_examples  # noqa: E402
+from npeff.fpc import fpc_recover  # noqa: E402
+from npeff.perturb import reject_similar  # noqa: E402
+from npeff.projection import SparseProjection  # noqa: E402
+
+p = snakemake.params
+decomposition, attrs = io.read_decomposition(snakemake.input.decomposition)
+coefficients, _ = io.read_coefficients(snakemake.input.coefficients)
+H = torch.from_numpy(decomposition["H"])  # [C, d]
+eligible = [c for c, top in enumerate(top_examples(coefficients["W"], p.top_k, p.min_coefficient)) if top is not None]
+rng = np.random.default_rng(p.settings["seed"])
+chosen = sorted(rng.choice(eligible, size=min(p.n_components, len(eligible)), replace=False).tolist())
+print(f"{len(eligible)} of {H.shape[0]} components have >= {p.top_k} held-out examples; perturbing {chosen}")
+if not chosen:
+    raise ValueError(f"{snakemake.input.coefficients}: no component has {p.top_k} held-out examples with a "
+                     f"coefficient above {p.min_coefficient}, so there is nothing to perturb; "
+                     "use more held-out examples or fewer components")
+
+projection = SparseProjection.from_attrs(attrs)
+fpc = p.settings["fpc"]
+norm_info = json.loads(Path(snakemake.input.operator_norm).read_text())
+if {k: norm_info[k] for k in projection.attrs()} != projection.attrs():
+    raise ValueError(f"{snakemake.input.operator_norm} is for another projection than {snakemake.input.decomposition}")
+operator_norm = norm_info["operator_norm"]
+targets = torch.stack([reject_similar(H, c, p.settings["similarity_threshold"]) for c in chosen]).to(device)
+rows, n_iter, residual, converged = [], [], [], []
+for lo in range(0, len(chosen), fpc["batch_rows"]):
+    result = fpc_recover(projection, targets[lo:lo + fpc["batch_rows"]], mu=fpc["mu"], max_iter=fpc["max_iter"],
+                         xtol=fpc["xtol"], operator_norm=operator_norm)
+    rows += list(result.u.cpu())
+    n_iter += result.n_iter.tolist()
+    residual += result.relative_residual.tolist()
+    converged += result.converged.tolist()
+print(f"FPC iterations {n_iter}, relative residuals {np.round(residual, 4).tolist()}, "
+      f"non-zeros {[int((r != 0).sum()) for r in rows]}")
+io.write_recovered(snakemake.output[0], chosen, rows, {
+    **{k: v for k, v in attrs.items() if k.startswith(("projection_", "param_", "model", "task"))},
+    "method": attrs.get("method"), "decomposition": snakemake.input.decomposition,
+    "similarity_threshold": p.settings["similarity_threshold"], "fpc_mu": fpc["mu"], "fpc_xtol": fpc["xtol"],
+    "fpc_max_iter": fpc["max_iter"], "fpc_iterations": n_iter, "fpc_relative_residual": residual,
+    "fpc_converged": [int(c) for c in converged], "operator_norm": operator_norm})
