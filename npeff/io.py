@@ -198,13 +198,14 @@ def read_coefficients(path):
     return read_artifact(path, "coefficients")
 
 
-def write_recovered(path, component_ids, vectors, attrs: dict) -> Path:
+def write_recovered(path, component_ids, vectors, attrs: dict, n_parameters: int | None = None) -> Path:
     """Sparse parameter-space vectors stored as CSR: vectors [k, n], or k rows [n] each
-    (torch or numpy), so a caller can pass rows one at a time."""
+    (torch or numpy), so a caller can pass rows one at a time. k may be 0 when
+    n_parameters is given (a decomposition with no eligible component)."""
     rows = [_to_numpy(v).reshape(-1) for v in vectors]
-    if not rows:
-        raise ValueError(f"{path}: no vectors to write")
-    n = rows[0].shape[0]
+    if not rows and n_parameters is None:
+        raise ValueError(f"{path}: no vectors to write and no n_parameters")
+    n = rows[0].shape[0] if rows else n_parameters
     indptr, indices, values = [0], [], []
     for row in rows:
         if row.shape[0] != n:
@@ -215,7 +216,8 @@ def write_recovered(path, component_ids, vectors, attrs: dict) -> Path:
         indptr.append(indptr[-1] + nz.size)
     return write_artifact(path, "recovered", {
         "component_ids": np.asarray(component_ids, np.int64), "indptr": np.asarray(indptr, np.int64),
-        "indices": np.concatenate(indices).astype(np.int64), "values": np.concatenate(values).astype(np.float32),
+        "indices": np.concatenate(indices or [np.zeros(0)]).astype(np.int64),
+        "values": np.concatenate(values or [np.zeros(0)]).astype(np.float32),
     }, {"n_parameters": n, **attrs})
 
 

@@ -11,14 +11,15 @@ from npeff.paper.tables import (METHOD_TITLES, TASK_TITLES, fmt, latex_table, ma
 
 
 def geometric_mean(values):
-    return math.exp(sum(math.log(max(v, 1e-30)) for v in values) / len(values))
+    """None for no values: a decomposition without an eligible component shows as missing."""
+    return math.exp(sum(math.log(max(v, 1e-30)) for v in values) / len(values)) if values else None
 
 
 rows = []
 for entry, path in zip(snakemake.params.entries, snakemake.input.perturbations):
     with open(path) as f:
         components = list(csv.DictReader(f))
-    rows.append({**entry, "n_components": len(components), "n_baseline": int(components[0]["n_baseline"]),
+    rows.append({**entry, "n_components": len(components), "n_baseline": int(components[0]["n_baseline"]) if components else 0,
                  "kl_ratio": geometric_mean([float(c["kl_ratio"]) for c in components]),
                  "norm_ratio": geometric_mean([float(c["norm_ratio"]) for c in components])})
 write_csv(Path(snakemake.output.csv), rows)

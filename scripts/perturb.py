@@ -68,4 +68,6 @@ for i, c in enumerate(component_ids):
                  "fpc_relative_residual": rec_attrs["fpc_relative_residual"][i],
                  "nonzeros": int((directions[i] != 0).sum())})
     print(rows[-1])
-write_csv(Path(snakemake.output[0]), rows)
+COLUMNS = ["task", "method", "component", "sign", "kl_ratio", "kl_top", "kl_baseline", "norm_ratio", "n_top",
+           "n_baseline", "magnitude", "fpc_iterations", "fpc_relative_residual", "nonzeros"]
+write_csv(Path(snakemake.output[0]), rows, COLUMNS)  # header only when no component was eligible

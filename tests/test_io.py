@@ -48,6 +48,10 @@ def test_decomposition_and_recovered_round_trip(tmp_path):
     ids, dense, attrs = io.read_recovered(io.write_recovered(tmp_path / "r.h5", [4, 9], vectors, {}))
     assert ids.tolist() == [4, 9] and attrs["n_parameters"] == 50
     np.testing.assert_array_equal(dense, vectors)
+    # a decomposition without an eligible component: an empty file, not a failed run
+    ids, dense, attrs = io.read_recovered(io.write_recovered(tmp_path / "e.h5", [], [], {"fpc_iterations": []},
+                                                             n_parameters=50))
+    assert ids.shape == (0,) and dense.shape == (0, 50) and attrs["fpc_iterations"] == []
 
 
 def test_wrong_kind_missing_dataset_and_mismatched_dims_are_named(tmp_path):

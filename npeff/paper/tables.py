@@ -17,9 +17,10 @@ def fmt(value, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
+def write_csv(path: Path, rows: list[dict], fieldnames: list[str] | None = None) -> None:
+    """rows as CSV; fieldnames default to the first row's keys (needed when rows is empty)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=fieldnames or list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
 
