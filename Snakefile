@@ -2,6 +2,8 @@
 #   snakemake --cores all                       everything, embedded default config
 #   snakemake --cores all table1                one target
 #   snakemake --cores all --configfile config/paper.yaml
+import re
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -20,6 +22,10 @@ include: "rules/common.smk"
 
 check_config(config, workflow.source_path("config/schema.yaml"))
 validate(config, "config/schema.yaml", set_default=True)
+
+
+wildcard_constraints:
+    model="|".join(re.escape(m) for m in MODELS),
 
 
 include: "rules/resources.smk"

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from npeff.models import ParameterSelection, unflatten
+from npeff.tasks import lm_logits
 
 
 def reject_similar(H: torch.Tensor, index: int, threshold: float = 0.5) -> torch.Tensor:
@@ -101,7 +102,6 @@ class FrozenPrefix:
 
         handle = self.layers[self.start].register_forward_pre_hook(grab, with_kwargs=True)
         try:
-            from npeff.tasks import lm_logits
             lm_logits(self.model, batch, keep_last=1)
         except _Captured:
             pass

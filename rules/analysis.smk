@@ -12,17 +12,17 @@ localrules:
 
 rule tunings:
     input:
-        coefficients=f"{RESULTS}/coeffs/{{task}}/{{name}}.h5",
-        pefs=f"{RESULTS}/pefs/{{task}}/heldout.h5",
+        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/{{name}}.h5",
+        pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldout.h5",
     output:
-        f"{RESULTS}/tunings/{{task}}/{{name}}.csv",
+        f"{RESULTS}/{{model}}/tunings/{{task}}/{{name}}.csv",
     params:
         top_k=config["tunings"]["top_k"],
         min_coefficient=config["tunings"]["min_coefficient"],
     log:
-        log_path("tunings", "{task}", "{name}"),
+        log_path("tunings", "{model}", "{task}", "{name}"),
     benchmark:
-        bench_path("tunings", "{task}", "{name}")
+        bench_path("tunings", "{model}", "{task}", "{name}")
     conda:
         "../envs/analysis.yaml"
     script:
@@ -31,7 +31,7 @@ rule tunings:
 
 rule make_table1:
     input:
-        tunings=[f"{RESULTS}/tunings/{e['task']}/{e['decomposition']}.csv" for e in TABLE1_ENTRIES],
+        tunings=[f"{MAIN}/tunings/{e['task']}/{e['decomposition']}.csv" for e in TABLE1_ENTRIES],
         infos=[f"{RESULTS}/data/{e['task']}/info.json" for e in TABLE1_ENTRIES],
     output:
         csv=f"{RESULTS}/tables/table1.csv",
@@ -53,7 +53,7 @@ rule make_table1:
 
 rule make_figure1:
     input:
-        coefficients=[f"{RESULTS}/coeffs/{t}/{n}.h5" for t, n in main_decompositions("npeff")],
+        coefficients=[f"{MAIN}/coeffs/{t}/{n}.h5" for t, n in main_decompositions("npeff")],
         examples=[f"{RESULTS}/data/{t}/heldout.jsonl" for t in TASKS],
         infos=[f"{RESULTS}/data/{t}/info.json" for t in TASKS],
     output:
@@ -77,7 +77,7 @@ rule make_figure1:
 
 rule make_table2:
     input:
-        perturbations=[f"{RESULTS}/perturb/{e['task']}/{e['decomposition']}.csv" for e in TABLE2_ENTRIES],
+        perturbations=[f"{MAIN}/perturb/{e['task']}/{e['decomposition']}.csv" for e in TABLE2_ENTRIES],
     output:
         csv=f"{RESULTS}/tables/table2.csv",
         md=f"{RESULTS}/tables/table2.md",
@@ -124,8 +124,8 @@ rule make_table3:
 
 rule make_appendix_j:
     input:
-        coefficients=[f"{RESULTS}/coeffs/{t}/{n}.h5" for t, n in main_decompositions("npeff")],
-        pefs=[f"{RESULTS}/pefs/{t}/heldout.h5" for t in TASKS],
+        coefficients=[f"{MAIN}/coeffs/{t}/{n}.h5" for t, n in main_decompositions("npeff")],
+        pefs=[f"{MAIN}/pefs/{t}/heldout.h5" for t in TASKS],
         examples=[f"{RESULTS}/data/{t}/heldout.jsonl" for t in TASKS],
         infos=[f"{RESULTS}/data/{t}/info.json" for t in TASKS],
     output:

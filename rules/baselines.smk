@@ -5,11 +5,11 @@
 
 rule cluster_gradients:
     input:
-        heldin=f"{RESULTS}/grads/{{task}}/heldin.h5",
-        heldout=f"{RESULTS}/grads/{{task}}/heldout.h5",
+        heldin=f"{RESULTS}/{{model}}/grads/{{task}}/heldin.h5",
+        heldout=f"{RESULTS}/{{model}}/grads/{{task}}/heldout.h5",
     output:
-        decomposition=f"{RESULTS}/decomp/{{task}}/gc_c{{C}}_s{{seed}}.h5",
-        coefficients=f"{RESULTS}/coeffs/{{task}}/gc_c{{C}}_s{{seed}}.h5",
+        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/gc_c{{C}}_s{{seed}}.h5",
+        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/gc_c{{C}}_s{{seed}}.h5",
     params:
         settings=config["clustering"],
     wildcard_constraints:
@@ -19,9 +19,9 @@ rule cluster_gradients:
     resources:
         gpu=config["gpus_per_job"],
     log:
-        log_path("cluster_gradients", "{task}", "c{C}", "s{seed}"),
+        log_path("cluster_gradients", "{model}", "{task}", "c{C}", "s{seed}"),
     benchmark:
-        bench_path("cluster_gradients", "{task}", "c{C}", "s{seed}")
+        bench_path("cluster_gradients", "{model}", "{task}", "c{C}", "s{seed}")
     conda:
         "../envs/gpu.yaml"
     script:
@@ -30,11 +30,11 @@ rule cluster_gradients:
 
 rule train_sae:
     input:
-        heldin=f"{RESULTS}/acts/{{task}}/heldin.h5",
-        heldout=f"{RESULTS}/acts/{{task}}/heldout.h5",
+        heldin=f"{RESULTS}/{{model}}/acts/{{task}}/heldin.h5",
+        heldout=f"{RESULTS}/{{model}}/acts/{{task}}/heldout.h5",
     output:
-        decomposition=f"{RESULTS}/decomp/{{task}}/sae_c{{C}}_s{{seed}}.h5",
-        coefficients=f"{RESULTS}/coeffs/{{task}}/sae_c{{C}}_s{{seed}}.h5",
+        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/sae_c{{C}}_s{{seed}}.h5",
+        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/sae_c{{C}}_s{{seed}}.h5",
     params:
         settings=config["sae"],
     wildcard_constraints:
@@ -44,9 +44,9 @@ rule train_sae:
     resources:
         gpu=config["gpus_per_job"],
     log:
-        log_path("train_sae", "{task}", "c{C}", "s{seed}"),
+        log_path("train_sae", "{model}", "{task}", "c{C}", "s{seed}"),
     benchmark:
-        bench_path("train_sae", "{task}", "c{C}", "s{seed}")
+        bench_path("train_sae", "{model}", "{task}", "c{C}", "s{seed}")
     conda:
         "../envs/gpu.yaml"
     script:

@@ -21,7 +21,16 @@ def check_config(cfg, schema_path):
 RESULTS = f"results/{config['name']}"
 RES = config.get("resources_dir", "resources")
 TASKS = list(config["tasks"])
-MODEL_DIR = f"{RES}/models/{config['model']['name']}"
+# Model-specific results live under results/<cfg>/<model>/ (the {model} wildcard); the tables
+# and figures read the main model's. Extra models (Appendix F) run the same rules on their tasks.
+MAIN_MODEL = config["model"]["name"]
+MODELS = {MAIN_MODEL: {**config["model"], "tasks": TASKS}}
+MODELS.update({name: {**spec, "name": name} for name, spec in config.get("extra_models", {}).items()})
+MAIN = f"{RESULTS}/{MAIN_MODEL}"
+for _name, _spec in MODELS.items():
+    if not set(_spec["tasks"]) <= set(TASKS):
+        raise ValueError(f"config key 'extra_models.{_name}.tasks': {sorted(set(_spec['tasks']) - set(TASKS))} "
+                         f"not among the config's tasks {TASKS}")
 
 
 def package_dir(requirement):
@@ -30,18 +39,27 @@ def package_dir(requirement):
 
 def requirement_of(package):
     wanted = list(SOURCE_PACKAGES.values())
-    if config["model"]["source"] == "gguf_package":
-        wanted.append(config["model"]["package"])
+    wanted += [spec["package"] for spec in MODELS.values() if spec["source"] == "gguf_package"]
     for req in wanted:
         if req.split("==")[0] == package:
             return req
     raise ValueError(f"no pinned requirement for package {package!r}")
 
 
+def model_spec(model):
+    return {k: v for k, v in MODELS[model].items() if k != "tasks"}
+
+
 def model_inputs(wildcards):
-    if config["model"]["source"] == "gguf_package":
-        return [package_dir(config["model"]["package"])]
-    return []
+    spec = MODELS[wildcards.model]
+    return [package_dir(spec["package"])] if spec["source"] == "gguf_package" else []
+
+
+def extra_model_outputs():
+    """The tunings of every method for each extra model's tasks (Table 9's inputs)."""
+    seed = config["decomposition"]["seeds"][0]
+    return [f"{RESULTS}/{name}/tunings/{t}/{m}_c{task_cfg(t)['n_components']}_s{seed}.csv"
+            for name, spec in MODELS.items() if name != MAIN_MODEL for t in spec["tasks"] for m in METHODS]
 
 
 def data_inputs(wildcards):
@@ -109,7 +127,7 @@ def appendix_j_outputs():
 
 
 def all_outputs():
-    outputs = table_outputs(1) + table_outputs(2) + figure1_outputs() + appendix_j_outputs()
+    outputs = table_outputs(1) + table_outputs(2) + figure1_outputs() + appendix_j_outputs() + extra_model_outputs()
     return outputs + (table_outputs(3) if icl_task() else [])
 
 
@@ -127,8 +145,8 @@ def table3_inputs(wildcards):
     names = [main_decompositions(m, [task])[0][1] for m in METHODS]
     return {
         "heldin": f"{RESULTS}/data/{task}/heldin.jsonl",
-        "pefs": f"{RESULTS}/pefs/{task}/heldout.h5",
-        "icl": f"{RESULTS}/icl/{task}/predictions.csv",
-        "decompositions": [f"{RESULTS}/decomp/{task}/{n}.h5" for n in names],
-        "coefficients": [f"{RESULTS}/coeffs/{task}/{n}.h5" for n in names],
+        "pefs": f"{MAIN}/pefs/{task}/heldout.h5",
+        "icl": f"{MAIN}/icl/{task}/predictions.csv",
+        "decompositions": [f"{MAIN}/decomp/{task}/{n}.h5" for n in names],
+        "coefficients": [f"{MAIN}/coeffs/{task}/{n}.h5" for n in names],
     }

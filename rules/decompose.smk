@@ -6,9 +6,9 @@ METHOD_INPUT = {"npeff": "pefs", "gnpeff": "grads"}
 
 rule decompose:
     input:
-        lambda wc: f"{RESULTS}/{METHOD_INPUT[wc.method]}/{wc.task}/heldin.h5",
+        lambda wc: f"{RESULTS}/{wc.model}/{METHOD_INPUT[wc.method]}/{wc.task}/heldin.h5",
     output:
-        f"{RESULTS}/decomp/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
+        f"{RESULTS}/{{model}}/decomp/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
     params:
         settings=lambda wc: {**config["decomposition"], "gpus": decomposition_gpus(wc.task)},
     wildcard_constraints:
@@ -20,9 +20,9 @@ rule decompose:
         # several GPUs only when a decomposition is split across processes (torchrun)
         gpu=lambda wc: decomposition_gpus(wc.task) if config["gpus_per_job"] else 0,
     log:
-        log_path("decompose", "{task}", "{method}", "c{C}", "s{seed}"),
+        log_path("decompose", "{model}", "{task}", "{method}", "c{C}", "s{seed}"),
     benchmark:
-        bench_path("decompose", "{task}", "{method}", "c{C}", "s{seed}")
+        bench_path("decompose", "{model}", "{task}", "{method}", "c{C}", "s{seed}")
     conda:
         "../envs/gpu.yaml"
     script:
@@ -31,10 +31,10 @@ rule decompose:
 
 rule fit_coefficients:
     input:
-        decomposition=f"{RESULTS}/decomp/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
-        signals=lambda wc: f"{RESULTS}/{METHOD_INPUT[wc.method]}/{wc.task}/heldout.h5",
+        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
+        signals=lambda wc: f"{RESULTS}/{wc.model}/{METHOD_INPUT[wc.method]}/{wc.task}/heldout.h5",
     output:
-        f"{RESULTS}/coeffs/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
+        f"{RESULTS}/{{model}}/coeffs/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
     params:
         steps=config["coefficients"]["steps"],
     wildcard_constraints:
@@ -45,9 +45,9 @@ rule fit_coefficients:
     resources:
         gpu=config["gpus_per_job"],
     log:
-        log_path("fit_coefficients", "{task}", "{method}", "c{C}", "s{seed}"),
+        log_path("fit_coefficients", "{model}", "{task}", "{method}", "c{C}", "s{seed}"),
     benchmark:
-        bench_path("fit_coefficients", "{task}", "{method}", "c{C}", "s{seed}")
+        bench_path("fit_coefficients", "{model}", "{task}", "{method}", "c{C}", "s{seed}")
     conda:
         "../envs/gpu.yaml"
     script:

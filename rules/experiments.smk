@@ -3,16 +3,16 @@
 
 rule operator_norm:
     input:
-        f"{RESULTS}/pefs/{{task}}/heldin.h5",
+        f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
     output:
-        f"{RESULTS}/recovered/{{task}}/operator_norm.json",
+        f"{RESULTS}/{{model}}/recovered/{{task}}/operator_norm.json",
     threads: 2
     resources:
         gpu=config["gpus_per_job"],
     log:
-        log_path("operator_norm", "{task}"),
+        log_path("operator_norm", "{model}", "{task}"),
     benchmark:
-        bench_path("operator_norm", "{task}")
+        bench_path("operator_norm", "{model}", "{task}")
     conda:
         "../envs/gpu.yaml"
     script:
@@ -21,11 +21,11 @@ rule operator_norm:
 
 rule recover_directions:
     input:
-        operator_norm=f"{RESULTS}/recovered/{{task}}/operator_norm.json",
-        decomposition=f"{RESULTS}/decomp/{{task}}/{{name}}.h5",
-        coefficients=f"{RESULTS}/coeffs/{{task}}/{{name}}.h5",
+        operator_norm=f"{RESULTS}/{{model}}/recovered/{{task}}/operator_norm.json",
+        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{name}}.h5",
+        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/{{name}}.h5",
     output:
-        f"{RESULTS}/recovered/{{task}}/{{name}}.h5",
+        f"{RESULTS}/{{model}}/recovered/{{task}}/{{name}}.h5",
     params:
         settings=config["perturbation"],
         n_components=lambda wc: perturbation_setting(wc.task, "n_components"),
@@ -37,9 +37,9 @@ rule recover_directions:
     resources:
         gpu=config["gpus_per_job"],
     log:
-        log_path("recover_directions", "{task}", "{name}"),
+        log_path("recover_directions", "{model}", "{task}", "{name}"),
     benchmark:
-        bench_path("recover_directions", "{task}", "{name}")
+        bench_path("recover_directions", "{model}", "{task}", "{name}")
     conda:
         "../envs/gpu.yaml"
     script:
@@ -48,14 +48,14 @@ rule recover_directions:
 
 rule perturb:
     input:
-        model=MODEL_DIR,
-        recovered=f"{RESULTS}/recovered/{{task}}/{{name}}.h5",
-        coefficients=f"{RESULTS}/coeffs/{{task}}/{{name}}.h5",
-        pefs=f"{RESULTS}/pefs/{{task}}/heldout.h5",
+        model=f"{RES}/models/{{model}}",
+        recovered=f"{RESULTS}/{{model}}/recovered/{{task}}/{{name}}.h5",
+        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/{{name}}.h5",
+        pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldout.h5",
         examples=f"{RESULTS}/data/{{task}}/heldout.jsonl",
         info=f"{RESULTS}/data/{{task}}/info.json",
     output:
-        f"{RESULTS}/perturb/{{task}}/{{name}}.csv",
+        f"{RESULTS}/{{model}}/perturb/{{task}}/{{name}}.csv",
     params:
         settings=config["perturbation"],
         n_baseline=lambda wc: perturbation_setting(wc.task, "n_baseline"),
@@ -68,9 +68,9 @@ rule perturb:
     resources:
         gpu=config["gpus_per_job"],
     log:
-        log_path("perturb", "{task}", "{name}"),
+        log_path("perturb", "{model}", "{task}", "{name}"),
     benchmark:
-        bench_path("perturb", "{task}", "{name}")
+        bench_path("perturb", "{model}", "{task}", "{name}")
     conda:
         "../envs/gpu.yaml"
     script:
@@ -79,22 +79,22 @@ rule perturb:
 
 rule icl_predictions:
     input:
-        model=MODEL_DIR,
+        model=f"{RES}/models/{{model}}",
         heldin=f"{RESULTS}/data/{{task}}/heldin.jsonl",
         heldout=f"{RESULTS}/data/{{task}}/heldout.jsonl",
         info=f"{RESULTS}/data/{{task}}/info.json",
     output:
-        predictions=f"{RESULTS}/icl/{{task}}/predictions.csv",
-        contexts=f"{RESULTS}/icl/{{task}}/contexts.json",
+        predictions=f"{RESULTS}/{{model}}/icl/{{task}}/predictions.csv",
+        contexts=f"{RESULTS}/{{model}}/icl/{{task}}/contexts.json",
     params:
         settings=config["icl"],
     threads: 2
     resources:
         gpu=config["gpus_per_job"],
     log:
-        log_path("icl_predictions", "{task}"),
+        log_path("icl_predictions", "{model}", "{task}"),
     benchmark:
-        bench_path("icl_predictions", "{task}")
+        bench_path("icl_predictions", "{model}", "{task}")
     conda:
         "../envs/gpu.yaml"
     script:

@@ -24,17 +24,17 @@ rule prepare_model:
     input:
         model_inputs,
     output:
-        directory(MODEL_DIR),
+        directory(f"{RES}/models/{{model}}"),
     params:
         spec=lambda wc: {
-            **config["model"],
+            **model_spec(wc.model),
             "label_names": sorted({n for t in TASKS for n in task_cfg(t).get("label_names", [])}),
         },
         packages_dir=lambda wc, input: input[0] if input else None,
     log:
-        f"{RES}/logs/prepare_model/{config['model']['name']}.log",
+        f"{RES}/logs/prepare_model/{{model}}.log",
     benchmark:
-        f"{RES}/benchmarks/prepare_model/{config['model']['name']}.tsv"
+        f"{RES}/benchmarks/prepare_model/{{model}}.tsv"
     conda:
         "../envs/torch.yaml"
     script:

@@ -4,29 +4,29 @@
 
 rule signals:
     input:
-        model=MODEL_DIR,
+        model=f"{RES}/models/{{model}}",
         examples=f"{RESULTS}/data/{{task}}/{{split}}.jsonl",
         info=f"{RESULTS}/data/{{task}}/info.json",
     output:
-        pefs=f"{RESULTS}/pefs/{{task}}/{{split}}.h5",
-        grads=f"{RESULTS}/grads/{{task}}/{{split}}.h5",
-        acts=f"{RESULTS}/acts/{{task}}/{{split}}.h5",
+        pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/{{split}}.h5",
+        grads=f"{RESULTS}/{{model}}/grads/{{task}}/{{split}}.h5",
+        acts=f"{RESULTS}/{{model}}/acts/{{task}}/{{split}}.h5",
     params:
         task=lambda wc: task_cfg(wc.task),
         parameters=config["parameters"],
         projection=lambda wc: {**config["projection"],
                                "dim": task_cfg(wc.task).get("projection_dim", config["projection"]["dim"])},
         batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
-        model_name=config["model"]["name"],
+        model_name=lambda wc: wc.model,
     wildcard_constraints:
         split="heldin|heldout",
     threads: 2
     resources:
         gpu=config["gpus_per_job"],
     log:
-        log_path("signals", "{task}", "{split}"),
+        log_path("signals", "{model}", "{task}", "{split}"),
     benchmark:
-        bench_path("signals", "{task}", "{split}")
+        bench_path("signals", "{model}", "{task}", "{split}")
     conda:
         "../envs/gpu.yaml"
     script:

@@ -74,16 +74,17 @@ def test_profile_runs_real_sbatch_jobs_and_matches_a_local_run(cluster, one_task
                            capture_output=True, text=True, check=True).stdout
     assert sum("COMPLETED" in line for line in sacct.splitlines()) >= 5, sacct
 
-    for rel in ("tables/table1.csv", "tunings/sst2/npeff_c4_s0.csv", "data/sst2/heldout.jsonl"):
+    for rel in ("tables/table1.csv", "tiny-llama/tunings/sst2/npeff_c4_s0.csv", "data/sst2/heldout.jsonl"):
         assert (local / "results/tiny" / rel).read_text() == (remote / "results/tiny" / rel).read_text(), rel
-    for rel, names in (("decomp/sst2/npeff_c4_s0.h5", ("W", "H", "loss_history")), ("pefs/sst2/heldout.h5", ("G",))):
+    for rel, names in (("tiny-llama/decomp/sst2/npeff_c4_s0.h5", ("W", "H", "loss_history")),
+                       ("tiny-llama/pefs/sst2/heldout.h5", ("G",))):
         with h5py.File(local / "results/tiny" / rel) as a, h5py.File(remote / "results/tiny" / rel) as b:
             for name in names:
                 np.testing.assert_allclose(a[name][()], b[name][()], rtol=1e-5, atol=1e-6, err_msg=f"{rel}:{name}")
 
 
 def test_a_gpu_job_on_a_node_without_gpus_is_refused_clearly(cluster, one_task):
-    target = "results/tiny/pefs/sst2/heldin.h5"
+    target = "results/tiny/tiny-llama/pefs/sst2/heldin.h5"
     result = run(["--configfile", str(one_task / "config.yaml"), "--config", "gpus_per_job=1", "--cores", "all",
                   "--profile", "slurm", "--directory", str(one_task / "gpu"), *TEST_CLUSTER, target], timeout=600)
     assert result.returncode != 0

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "workflow" / "config_tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 TASKS = ["sst2", "yat", "clinc150", "triviaqa"]
+MODEL = "tiny-llama"  # results/tiny/<model>/...: the tiny config's model name
 
 
 def snakemake(args, cwd, timeout=900):
@@ -37,7 +38,7 @@ def test_every_declared_output_exists(tiny_run):
     for t in TASKS:
         for split in ("heldin", "heldout"):
             for kind in ("pefs", "grads", "acts"):
-                assert (tiny_run / kind / t / f"{split}.h5").is_file()
+                assert (tiny_run / MODEL / kind / t / f"{split}.h5").is_file()
     for n in (1, 2, 3):
         for ext in ("csv", "md", "tex"):
             assert (tiny_run / "tables" / f"table{n}.{ext}").stat().st_size > 0
@@ -60,16 +61,16 @@ def test_signal_files_have_the_right_schema(tiny_run):
     cfg = yaml.safe_load(TINY.read_text())
     for t in TASKS:
         rows = cfg["tasks"][t].get("svd_rank") or len(cfg["tasks"][t].get("label_names", []))
-        with h5py.File(tiny_run / "pefs" / t / "heldout.h5") as f:
+        with h5py.File(tiny_run / MODEL / "pefs" / t / "heldout.h5") as f:
             m = f["G"].shape[0]
             assert f["G"].shape == (m, rows, cfg["projection"]["dim"])
             np.testing.assert_allclose(np.exp(f["log_probs"][()]).sum(1), 1.0, rtol=1e-4)
             assert (f["pef_norms"][()] > 0).all()
             assert (f["preds"][()] == f["log_probs"][()].argmax(1)).all()
             assert f.attrs["projection_out_dim"] == cfg["projection"]["dim"] and f.attrs["task"] == t
-        with h5py.File(tiny_run / "grads" / t / "heldout.h5") as f:
+        with h5py.File(tiny_run / MODEL / "grads" / t / "heldout.h5") as f:
             assert f["G"].shape == (m, 1, cfg["projection"]["dim"]) and f.attrs["rows"] == "predicted"
-        with h5py.File(tiny_run / "acts" / t / "heldout.h5") as f:
+        with h5py.File(tiny_run / MODEL / "acts" / t / "heldout.h5") as f:
             assert f["acts"].shape == (m, 32)
 
 
@@ -78,11 +79,11 @@ def test_decompositions_and_coefficients_are_valid(tiny_run):
     steps = cfg["decomposition"]["h_only_steps"] + cfg["decomposition"]["joint_steps"]
     for t in TASKS:
         C = cfg["tasks"][t]["n_components"]
-        with h5py.File(tiny_run / "decomp" / t / f"npeff_c{C}_s0.h5") as f:
+        with h5py.File(tiny_run / MODEL / "decomp" / t / f"npeff_c{C}_s0.h5") as f:
             assert (f["W"][()] >= 0).all() and f["H"].shape == (C, cfg["projection"]["dim"])
             np.testing.assert_allclose(np.linalg.norm(f["H"][()], axis=1), 1.0, rtol=1e-4)
             assert f["loss_history"].shape == (steps,) and np.isfinite(f["loss_history"][()]).all()
-        with h5py.File(tiny_run / "coeffs" / t / f"npeff_c{C}_s0.h5") as f:
+        with h5py.File(tiny_run / MODEL / "coeffs" / t / f"npeff_c{C}_s0.h5") as f:
             assert (f["W"][()] >= 0).all() and f["W"].shape[1] == C
             assert ((f["reconstruction_loss"][()] >= -1e-4) & (f["reconstruction_loss"][()] <= 1.0 + 1e-4)).all()
 
@@ -91,15 +92,15 @@ def test_baselines_write_decompositions_and_coefficients(tiny_run):
     cfg = yaml.safe_load(TINY.read_text())
     for t in TASKS:
         C = cfg["tasks"][t]["n_components"]
-        with h5py.File(tiny_run / "decomp" / t / f"gc_c{C}_s0.h5") as f:
+        with h5py.File(tiny_run / MODEL / "decomp" / t / f"gc_c{C}_s0.h5") as f:
             assert f.attrs["method"] == "gc" and f["H"].shape == (C, cfg["projection"]["dim"])
             assert ((f["W"][()] > 0).sum(1) == 1).all()  # each held-in example in one cluster
             assert f["cluster_sizes"][()].sum() == f["W"].shape[0]
-        with h5py.File(tiny_run / "decomp" / t / f"sae_c{C}_s0.h5") as f:
+        with h5py.File(tiny_run / MODEL / "decomp" / t / f"sae_c{C}_s0.h5") as f:
             assert f.attrs["method"] == "sae" and f["H"].shape == (C, 32)
             assert ((f["W"][()] > 0).sum(1) <= cfg["sae"]["k"]).all() and (f["W"][()] >= 0).all()
         for method in ("gc", "sae", "gnpeff"):
-            with h5py.File(tiny_run / "coeffs" / t / f"{method}_c{C}_s0.h5") as f:
+            with h5py.File(tiny_run / MODEL / "coeffs" / t / f"{method}_c{C}_s0.h5") as f:
                 assert f["W"].shape[1] == C and (f["W"][()] >= 0).all()
 
 
@@ -123,10 +124,10 @@ def test_perturbations_and_table2(tiny_run):
     for t in TASKS:
         C = cfg["tasks"][t]["n_components"]
         for method in ("npeff", "gnpeff", "gc"):
-            with h5py.File(tiny_run / "recovered" / t / f"{method}_c{C}_s0.h5") as f:
+            with h5py.File(tiny_run / MODEL / "recovered" / t / f"{method}_c{C}_s0.h5") as f:
                 assert f.attrs["kind"] == "recovered" and f.attrs["method"] == method
                 assert 1 <= f["component_ids"].shape[0] <= cfg["perturbation"]["n_components"]
-            rows = list(csv.DictReader(open(tiny_run / "perturb" / t / f"{method}_c{C}_s0.csv")))
+            rows = list(csv.DictReader(open(tiny_run / MODEL / "perturb" / t / f"{method}_c{C}_s0.csv")))
             assert 1 <= len(rows) <= cfg["perturbation"]["n_components"]
             for r in rows:
                 assert float(r["kl_ratio"]) > 0 and float(r["norm_ratio"]) > 0 and r["sign"] in ("1", "-1")
@@ -145,7 +146,7 @@ def test_table3_and_appendix_j(tiny_run):
         for col in ("accuracy", "similarity_zero_shot", "similarity_icl"):
             assert 0 <= float(r[col]) <= 100
     assert float(rows[0]["similarity_zero_shot"]) == 100 and float(rows[1]["similarity_icl"]) == 100
-    contexts = json.loads((tiny_run / "icl" / "sst2" / "contexts.json").read_text())
+    contexts = json.loads((tiny_run / MODEL / "icl" / "sst2" / "contexts.json").read_text())
     assert len(contexts["candidates"]) == 2
     accuracies = [c["accuracy"] for c in contexts["candidates"]]
     assert accuracies[contexts["best_trial"]] == max(accuracies)
@@ -196,6 +197,23 @@ def test_another_configfile_replaces_the_default_instead_of_merging(tmp_path):
     result = snakemake(["--configfile", str(tmp_path / "one.yaml"), "--cores", "1", "-n"], cwd=REPO)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "prepare_task" in result.stdout and "yat" not in result.stdout and "triviaqa" not in result.stdout
+
+
+def test_an_extra_model_runs_the_same_rules_on_its_tasks(tmp_path):
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["extra_models"] = {"tiny-b": {"source": "tiny_random", "seed": 1, "tasks": ["sst2"]}}
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump(cfg))
+    subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(tmp_path / "data")], check=True)
+    result = snakemake(["--configfile", str(tmp_path / "two.yaml"), "--cores", "1", "-n"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    for method in ("npeff", "gnpeff", "gc", "sae"):  # every method's tunings for the extra model
+        assert f"results/tiny/tiny-b/tunings/sst2/{method}_c4_s0.csv" in result.stdout
+    assert "resources/models/tiny-b" in result.stdout and "tiny-b/pefs/yat" not in result.stdout
+    cfg["extra_models"]["tiny-b"]["tasks"] = ["sst2", "triviaqa"]
+    cfg["tasks"].pop("triviaqa")
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    result = snakemake(["--configfile", str(tmp_path / "bad.yaml"), "--cores", "1", "-n"], cwd=tmp_path)
+    assert result.returncode != 0 and "config key 'extra_models.tiny-b.tasks'" in result.stdout + result.stderr
 
 
 def test_lint_is_quiet():
