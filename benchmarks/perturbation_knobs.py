@@ -5,7 +5,7 @@ recovered component prints the KL ratio (top examples over a random held-out bas
 better sign) for the recovered direction at several magnitudes, for FPC re-run with other
 iteration caps, and for the plain back-projection A^T h. Not part of the workflow.
 
-    python benchmarks/perturbation_knobs.py results/default resources/models/smollm2-135m-instruct \\
+    python benchmarks/perturbation_knobs.py results/default --model smollm2-135m-instruct \\
         --task yat --name npeff_c32_s0 --magnitudes 1 5 20 --fpc-iterations 100
 """
 import argparse
@@ -29,8 +29,9 @@ from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("results", type=Path)
-    ap.add_argument("model", type=Path)
+    ap.add_argument("results", type=Path, help="results/<config>")
+    ap.add_argument("--model", default="smollm2-135m-instruct", help="the model's name in the config")
+    ap.add_argument("--resources", type=Path, default=Path("resources"))
     ap.add_argument("--task", default="yat")
     ap.add_argument("--name", default="npeff_c32_s0")
     ap.add_argument("--magnitudes", type=float, nargs="+", default=[1.0, 5.0, 20.0])
@@ -39,13 +40,13 @@ def main():
     ap.add_argument("--top-k", type=int, default=16)
     args = ap.parse_args()
 
-    R, task_name = args.results, args.task
-    decomposition, dec_attrs = io.read_decomposition(R / "decomp" / task_name / f"{args.name}.h5")
-    component_ids, directions, attrs = io.read_recovered(R / "recovered" / task_name / f"{args.name}.h5")
-    W = io.read_coefficients(R / "coeffs" / task_name / f"{args.name}.h5")[0]["W"]
+    R, M, task_name = args.results, args.results / args.model, args.task
+    decomposition, dec_attrs = io.read_decomposition(M / "decomp" / task_name / f"{args.name}.h5")
+    component_ids, directions, attrs = io.read_recovered(M / "recovered" / task_name / f"{args.name}.h5")
+    W = io.read_coefficients(M / "coeffs" / task_name / f"{args.name}.h5")[0]["W"]
     examples = read_jsonl(R / "data" / task_name / "heldout.jsonl")
     labels = json.loads((R / "data" / task_name / "info.json").read_text())["label_names"]
-    model, tokenizer = load_model(args.model)
+    model, tokenizer = load_model(args.resources / "models" / args.model)
     selection = ParameterSelection(tuple(attrs["param_include"]), tuple(attrs["param_exclude"]))
     spec = TASK_SPECS[task_name]
     task = make_task(spec, tokenizer, labels)

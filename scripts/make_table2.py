@@ -19,7 +19,8 @@ rows = []
 for entry, path in zip(snakemake.params.entries, snakemake.input.perturbations):
     with open(path) as f:
         components = list(csv.DictReader(f))
-    rows.append({**entry, "n_components": len(components), "n_baseline": int(components[0]["n_baseline"]) if components else 0,
+    n_baseline = int(components[0]["n_baseline"]) if components else 0
+    rows.append({**entry, "n_components": len(components), "n_baseline": n_baseline,
                  "kl_ratio": geometric_mean([float(c["kl_ratio"]) for c in components]),
                  "norm_ratio": geometric_mean([float(c["norm_ratio"]) for c in components])})
 write_csv(Path(snakemake.output.csv), rows)
