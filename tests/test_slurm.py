@@ -61,9 +61,10 @@ def one_task(tmp_path_factory):
 def test_profile_runs_real_sbatch_jobs_and_matches_a_local_run(cluster, one_task):
     local, remote = one_task / "local", one_task / "remote"
     cfg = ["--configfile", str(one_task / "config.yaml")]
-    result = run([*cfg, "--cores", "2", "--directory", str(local)], timeout=900)
+    # table1 (data, model, signals, NPEFF and baselines, tunings) keeps the scheduler round trips few
+    result = run([*cfg, "--cores", "2", "--directory", str(local), "table1"], timeout=900)
     assert result.returncode == 0, result.stdout[-3000:]
-    result = run([*cfg, "--cores", "all", "--profile", "slurm", "--directory", str(remote), *TEST_CLUSTER],
+    result = run([*cfg, "--cores", "all", "--profile", "slurm", "--directory", str(remote), *TEST_CLUSTER, "table1"],
                  timeout=1500)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
