@@ -200,37 +200,55 @@ def read_coefficients(path):
 
 def write_recovered(path, component_ids, vectors, attrs: dict, n_parameters: int | None = None) -> Path:
     """Sparse parameter-space vectors stored as CSR: vectors [k, n], or k rows [n] each
-    (torch or numpy), so a caller can pass rows one at a time. k may be 0 when
-    n_parameters is given (a decomposition with no eligible component)."""
+    (torch or numpy). k may be 0 when n_parameters is given (a decomposition with no
+    eligible component)."""
     rows = [_to_numpy(v).reshape(-1) for v in vectors]
     if not rows and n_parameters is None:
         raise ValueError(f"{path}: no vectors to write and no n_parameters")
     n = rows[0].shape[0] if rows else n_parameters
-    indptr, indices, values = [0], [], []
     for row in rows:
         if row.shape[0] != n:
             raise ValueError(f"{path}: rows have different lengths ({row.shape[0]} vs {n})")
-        nz = np.flatnonzero(row)
-        indices.append(nz)
-        values.append(row[nz])
-        indptr.append(indptr[-1] + nz.size)
+    sparse = [(np.flatnonzero(row), row[np.flatnonzero(row)]) for row in rows]
+    return write_recovered_sparse(path, component_ids, sparse, n, attrs)
+
+
+def write_recovered_sparse(path, component_ids, rows, n_parameters: int, attrs: dict) -> Path:
+    """Like write_recovered, from rows given as (indices, values) pairs: a caller with
+    hundreds of millions of parameters never holds a dense row per component."""
+    indptr = np.cumsum([0] + [len(idx) for idx, _ in rows]).astype(np.int64)
     return write_artifact(path, "recovered", {
-        "component_ids": np.asarray(component_ids, np.int64), "indptr": np.asarray(indptr, np.int64),
-        "indices": np.concatenate(indices or [np.zeros(0)]).astype(np.int64),
-        "values": np.concatenate(values or [np.zeros(0)]).astype(np.float32),
-    }, {"n_parameters": n, **attrs})
+        "component_ids": np.asarray(component_ids, np.int64), "indptr": indptr,
+        "indices": np.concatenate([np.asarray(i) for i, _ in rows] or [np.zeros(0)]).astype(np.int64),
+        "values": np.concatenate([np.asarray(v) for _, v in rows] or [np.zeros(0)]).astype(np.float32),
+    }, {"n_parameters": int(n_parameters), **attrs})
+
+
+def read_recovered_sparse(path) -> tuple[dict[str, np.ndarray], dict]:
+    """The CSR arrays (component_ids, indptr, indices, values) and attrs; rows via recovered_row."""
+    arrays, attrs = read_artifact(path, "recovered")
+    k = arrays["component_ids"].shape[0]
+    if arrays["indptr"].shape[0] != k + 1 or arrays["indptr"][-1] != arrays["indices"].shape[0]:
+        raise ArtifactError(f"{path}: indptr ({arrays['indptr'].shape[0]} entries, last "
+                            f"{arrays['indptr'][-1] if k + 1 else None}) does not fit {k} rows and "
+                            f"{arrays['indices'].shape[0]} non-zeros")
+    return arrays, attrs
+
+
+def recovered_row(arrays: dict[str, np.ndarray], i: int, n_parameters: int) -> np.ndarray:
+    """Row i of a recovered CSR as a dense vector [n]."""
+    lo, hi = arrays["indptr"][i], arrays["indptr"][i + 1]
+    dense = np.zeros(n_parameters, np.float32)
+    dense[arrays["indices"][lo:hi]] = arrays["values"][lo:hi]
+    return dense
 
 
 def read_recovered(path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(component_ids [k], dense vectors [k, n], attrs)."""
-    arrays, attrs = read_artifact(path, "recovered")
-    k = arrays["component_ids"].shape[0]
-    if arrays["indptr"].shape[0] != k + 1:
-        raise ArtifactError(f"{path}: indptr has {arrays['indptr'].shape[0]} entries, expected {k + 1}")
-    dense = np.zeros((k, int(attrs["n_parameters"])), np.float32)
-    for i in range(k):
-        lo, hi = arrays["indptr"][i], arrays["indptr"][i + 1]
-        dense[i, arrays["indices"][lo:hi]] = arrays["values"][lo:hi]
+    """(component_ids [k], dense vectors [k, n], attrs); for small n (see read_recovered_sparse)."""
+    arrays, attrs = read_recovered_sparse(path)
+    n = int(attrs["n_parameters"])
+    dense = np.stack([recovered_row(arrays, i, n) for i in range(arrays["component_ids"].shape[0])]) \
+        if arrays["component_ids"].shape[0] else np.zeros((0, n), np.float32)
     return arrays["component_ids"], dense, attrs
 
 

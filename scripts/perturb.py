@@ -20,7 +20,8 @@ from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
 
 p = snakemake.params
 task_name = snakemake.wildcards.task
-component_ids, directions, rec_attrs = io.read_recovered(snakemake.input.recovered)
+recovered, rec_attrs = io.read_recovered_sparse(snakemake.input.recovered)
+component_ids, n_recovered = recovered["component_ids"], int(rec_attrs["n_parameters"])
 coefficients, _ = io.read_coefficients(snakemake.input.coefficients)
 signals, _ = io.read_pefs(snakemake.input.pefs)
 examples = read_jsonl(snakemake.input.examples)
@@ -30,8 +31,8 @@ info = json.loads(Path(snakemake.input.info).read_text())
 
 model, tokenizer = load_model(snakemake.input.model, device)
 selection = ParameterSelection(tuple(rec_attrs["param_include"]), tuple(rec_attrs["param_exclude"]))
-if selection.n_parameters(model) != directions.shape[1]:
-    raise ValueError(f"{snakemake.input.recovered} has {directions.shape[1]} parameters, the model's selection "
+if selection.n_parameters(model) != n_recovered:
+    raise ValueError(f"{snakemake.input.recovered} has {n_recovered} parameters, the model's selection "
                      f"{selection.n_parameters(model)}")
 spec = TASK_SPECS[task_name]
 task = make_task(spec, tokenizer, info["label_names"])
@@ -59,14 +60,14 @@ norms = signals["pef_norms"]
 
 rows = []
 for i, c in enumerate(component_ids):
-    direction = unit_direction(torch.from_numpy(directions[i]), p.settings["magnitude"])
+    direction = unit_direction(torch.from_numpy(io.recovered_row(recovered, i, n_recovered)), p.settings["magnitude"])
     effect = perturbation_effect(prefix, task, selection, direction, top_batches[c], base_batches, originals)
     rows.append({"task": task_name, "method": rec_attrs["method"], "component": int(c), **effect,
                  "norm_ratio": float(norms[tops[c]].mean() / norms[baseline].mean()),
                  "n_top": len(tops[c]), "n_baseline": len(baseline), "magnitude": p.settings["magnitude"],
                  "fpc_iterations": rec_attrs["fpc_iterations"][i],
                  "fpc_relative_residual": rec_attrs["fpc_relative_residual"][i],
-                 "nonzeros": int((directions[i] != 0).sum())})
+                 "nonzeros": int(recovered["indptr"][i + 1] - recovered["indptr"][i])})
     print(rows[-1])
 COLUMNS = ["task", "method", "component", "sign", "kl_ratio", "kl_top", "kl_baseline", "norm_ratio", "n_top",
            "n_baseline", "magnitude", "fpc_iterations", "fpc_relative_residual", "nonzeros"]

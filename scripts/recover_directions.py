@@ -42,15 +42,17 @@ rows, n_iter, residual, converged = [], [], [], []
 for lo in range(0, len(chosen), fpc["batch_rows"]):
     result = fpc_recover(projection, targets[lo:lo + fpc["batch_rows"]], mu=fpc["mu"], max_iter=fpc["max_iter"],
                          xtol=fpc["xtol"], operator_norm=operator_norm)
-    rows += list(result.u.cpu())
+    for u in result.u:  # keep only the non-zeros on the host: n can be hundreds of millions
+        nz = torch.nonzero(u).flatten()
+        rows.append((nz.cpu().numpy(), u[nz].cpu().numpy()))
     n_iter += result.n_iter.tolist()
     residual += result.relative_residual.tolist()
     converged += result.converged.tolist()
 print(f"FPC iterations {n_iter}, relative residuals {np.round(residual, 4).tolist()}, "
-      f"non-zeros {[int((r != 0).sum()) for r in rows]}")
-io.write_recovered(snakemake.output[0], chosen, rows, {
+      f"non-zeros {[len(idx) for idx, _ in rows]}")
+io.write_recovered_sparse(snakemake.output[0], chosen, rows, projection.in_dim, {
     **{k: v for k, v in attrs.items() if k.startswith(("projection_", "param_", "model", "task"))},
     "method": attrs.get("method"), "decomposition": snakemake.input.decomposition,
     "similarity_threshold": p.settings["similarity_threshold"], "fpc_mu": fpc["mu"], "fpc_xtol": fpc["xtol"],
     "fpc_max_iter": fpc["max_iter"], "fpc_iterations": n_iter, "fpc_relative_residual": residual,
-    "fpc_converged": [int(c) for c in converged], "operator_norm": operator_norm}, n_parameters=projection.in_dim)
+    "fpc_converged": [int(c) for c in converged], "operator_norm": operator_norm})

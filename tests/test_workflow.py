@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -171,11 +172,15 @@ def test_the_slurm_profile_plans_the_paper_jobs_with_gpus(tmp_path):
                         "--sdm", "env-modules", "--directory", str(tmp_path)], cwd=REPO)
     assert result.returncode == 0, result.stdout[-3000:]
     decompose = [block for block in result.stdout.split("\nrule ") if block.startswith("decompose:")]
-    assert len(decompose) == 8  # NPEFF and G-NPEFF, four tasks
-    yat = next(b for b in decompose if "task=yat" in b and "method=npeff" in b)
+    assert len(decompose) == 12  # NPEFF and G-NPEFF: four tasks of the 360M model, two of the 1.7B
+    yat = next(b for b in decompose if "task=yat" in b and "method=npeff" in b and "model=smollm2-360m" in b)
     assert "gpu=4" in yat and "slurm_partition=gpu" in yat and "cpus_per_gpu=8" in yat
+    blocks = result.stdout.split("\nrule ")
+    gpu_jobs = [b for b in blocks if re.search(r"\bgpu=[1-9]", b)]
+    assert len(gpu_jobs) > 60 and all("slurm_partition=gpu" in b and "cpus_per_gpu=8" in b for b in gpu_jobs), \
+        [b.split(":")[0] for b in gpu_jobs if "slurm_partition=gpu" not in b]
     signals = [block for block in result.stdout.split("\nrule ") if block.startswith("signals:")]
-    assert len(signals) == 8 and all("gpu=1" in b for b in signals)
+    assert len(signals) == 12 and all("gpu=1" in b for b in signals)  # 8 of the 360M model, 4 of the 1.7B
 
 
 def test_a_single_target_builds_only_what_it_needs(tmp_path):
