@@ -383,3 +383,34 @@ def _last_block(model: nn.Module) -> nn.Module:
     if not lists:
         raise ValueError("could not find the model's transformer blocks; pass module= explicitly")
     return lists[-1][-1]
+
+
+# ---------------------------------------------------------------- regression outputs
+def regression_pef_rows(model: nn.Module, inputs: torch.Tensor, *, selection: ParameterSelection | None = None,
+                        projection: SparseProjection | None = None, svd_rank: int | None = None) -> torch.Tensor:
+    """LRM-PEF rows of a regression model under a unit-variance Gaussian likelihood.
+
+    With p(y|x) = N(f(x), I), the score is J^T (y - f) and its expectation over y gives
+    F = J^T J, J = d f(x) / d theta [o, n]: the rows of J are exact LRM-PEF rows (no
+    sampling, unlike the categorical case's sqrt(p) weighting). inputs [m, i] -> G [m, o, n]
+    (or [m, svd_rank, ...], projected to [.., d] when a projection is given). Selected
+    parameters only (selection defaults to every parameter: toy models have no embeddings).
+    """
+    from torch.func import functional_call, jacrev, vmap
+
+    selection = selection or ParameterSelection(("*",), ())
+    named = dict(selection.parameters(model))
+    frozen = {k: v for k, v in model.named_parameters() if k not in named}
+    buffers = dict(model.named_buffers())
+
+    def output(theta, x):  # [i] -> [o]
+        return functional_call(model, {**frozen, **buffers, **theta}, (x[None],))[0]
+
+    theta = {k: v.detach() for k, v in named.items()}
+    jac = vmap(jacrev(output), in_dims=(None, 0))(theta, inputs)  # name -> [m, o, *shape]
+    G = torch.cat([jac[b.name].reshape(inputs.shape[0], -1, b.numel) for b in selection.layout(model)], dim=-1)
+    if svd_rank is not None and svd_rank < G.shape[1]:
+        G = reduce_rank(G, svd_rank)
+    if projection is not None:
+        G = projection.project(G)
+    return G.detach()
