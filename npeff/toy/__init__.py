@@ -1,0 +1,1 @@
+"""Toy models with planted mechanisms, for scoring decompositions against ground truth (issue 7)."""
