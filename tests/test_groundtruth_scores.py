@@ -49,3 +49,10 @@ def test_npeff_recovers_every_tms_mechanism(seed):
     assert min(aucs) > 0.8, aucs
     polygenic = attribution_aucs(dec.W.numpy(), (X > 0).numpy(), result["best_component"], min_active=2)
     assert min(polygenic) > 0.8, polygenic
+
+
+def test_subspace_mechanisms_generalise_coordinate_sets():
+    components = torch.randn(4, 6)
+    coords = [torch.tensor([0, 2]), torch.tensor([1, 3, 4])]
+    bases = [torch.eye(6)[:, idx] for idx in coords]  # the same sets as orthonormal bases
+    torch.testing.assert_close(mass_concentration(components, coords), mass_concentration(components, bases))

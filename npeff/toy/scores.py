@@ -1,6 +1,7 @@
 """Scores of a decomposition against planted mechanisms (issue 7).
 
-mechanisms: one index tensor per mechanism, into the flat parameter vector.
+mechanisms: one per mechanism, either an index tensor into the flat parameter vector
+(a set of coordinates) or an orthonormal basis [n, k] of a parameter subspace.
 components: parameter-space vectors [K, n] (pseudo-Fishers, centroids, APD components).
 A component recovers mechanism i when at least `threshold` of its squared mass
 lies on mechanism i's parameters. Example attribution: for each mechanism, the
@@ -14,10 +15,17 @@ import torch
 
 
 def mass_concentration(components: torch.Tensor, mechanisms: list[torch.Tensor]) -> torch.Tensor:
-    """[K, M]: share of each component's squared mass on each mechanism's parameters."""
-    sq = components.double() ** 2  # [K, n]
-    total = sq.sum(1, keepdim=True).clamp_min(1e-300)
-    return torch.stack([sq[:, idx].sum(1) for idx in mechanisms], dim=1) / total
+    """[K, M]: share of each component's squared mass on each mechanism's parameters
+    (coordinates) or subspace (the squared norm of its projection onto the basis)."""
+    comps = components.double()
+    total = (comps ** 2).sum(1).clamp_min(1e-300)  # [K]
+
+    def mass(mech):
+        if mech.ndim == 1:
+            return (comps[:, mech] ** 2).sum(1)
+        return ((comps @ mech.double()) ** 2).sum(1)
+
+    return torch.stack([mass(mech) for mech in mechanisms], dim=1) / total[:, None]
 
 
 def recovery(components: torch.Tensor, mechanisms: list[torch.Tensor], threshold: float = 0.9) -> dict:
