@@ -22,9 +22,10 @@ from npeff.analysis.tunings import top_examples  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.fpc import fpc_recover  # noqa: E402
 from npeff.models import ParameterSelection, load_model  # noqa: E402
-from npeff.perturb import FrozenPrefix, perturbation_effect, reject_similar, unit_direction  # noqa: E402
+from npeff.perturb import (FrozenPrefix, encode_texts, perturbation_effect, reject_similar,  # noqa: E402
+                           unit_direction)
 from npeff.projection import SparseProjection  # noqa: E402
-from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
+from npeff.tasks import TASK_SPECS, make_task  # noqa: E402
 
 
 def main():
@@ -53,8 +54,7 @@ def main():
     prefix = FrozenPrefix(model, selection)
 
     def encoded(indices):
-        return [prefix.encode(build_batch(spec, tokenizer, [examples[i]["text"] for i in indices[lo:lo + 16]], labels))
-                for lo in range(0, len(indices), 16)]
+        return encode_texts(prefix, spec, tokenizer, [examples[i]["text"] for i in indices], labels, 16)
 
     rng = np.random.default_rng(0)
     base = encoded(sorted(rng.choice(len(examples), min(args.n_baseline, len(examples)), replace=False).tolist()))

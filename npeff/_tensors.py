@@ -18,6 +18,11 @@ def as_tensor(a, *, name: str, ndim: int | None = None, dtype=torch.float32) -> 
     return a.to(dtype)
 
 
+def unit_norm(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """x scaled to unit L2 norm along `dim` (rows by default); zero slices stay zero."""
+    return x / x.norm(dim=dim, keepdim=True).clamp_min(1e-30)
+
+
 def resolve_device(device) -> torch.device:
     """None means CUDA when present, else CPU."""
     if device is None:

@@ -399,14 +399,11 @@ def regression_pef_rows(model: nn.Module, inputs: torch.Tensor, *, selection: Pa
     from torch.func import functional_call, jacrev, vmap
 
     selection = selection or ParameterSelection(("*",), ())
-    named = dict(selection.parameters(model))
-    frozen = {k: v for k, v in model.named_parameters() if k not in named}
-    buffers = dict(model.named_buffers())
+    theta = {k: v.detach() for k, v in selection.parameters(model)}
 
-    def output(theta, x):  # [i] -> [o]
-        return functional_call(model, {**frozen, **buffers, **theta}, (x[None],))[0]
+    def output(theta, x):  # [i] -> [o]; parameters not in theta (and buffers) come from the model
+        return functional_call(model, theta, (x[None],))[0]
 
-    theta = {k: v.detach() for k, v in named.items()}
     jac = vmap(jacrev(output), in_dims=(None, 0))(theta, inputs)  # name -> [m, o, *shape]
     G = torch.cat([jac[b.name].reshape(inputs.shape[0], -1, b.numel) for b in selection.layout(model)], dim=-1)
     if svd_rank is not None and svd_rank < G.shape[1]:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from npeff.models import ParameterSelection, unflatten
-from npeff.tasks import lm_logits
+from npeff.tasks import TaskSpec, build_batch, lm_logits
 
 
 def reject_similar(H: torch.Tensor, index: int, threshold: float = 0.5) -> torch.Tensor:
@@ -120,6 +120,16 @@ class FrozenPrefix:
             return task(self.model, encoded)
         finally:
             self.base.layers = full
+
+
+def encode_texts(prefix: FrozenPrefix, spec: TaskSpec, tokenizer, texts: list[str], label_names,
+                 batch_size: int) -> list[dict]:
+    """The task's token batches of `texts`, batch_size at a time, on the model's device and
+    encoded up to the first perturbed block (FrozenPrefix.encode)."""
+    device = next(prefix.model.parameters()).device
+    return [prefix.encode({k: v.to(device) for k, v in
+                           build_batch(spec, tokenizer, texts[lo:lo + batch_size], label_names).items()})
+            for lo in range(0, len(texts), batch_size)]
 
 
 def unit_direction(u: torch.Tensor, magnitude: float) -> torch.Tensor:

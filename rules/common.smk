@@ -61,9 +61,8 @@ def model_inputs(wildcards):
 
 def extra_model_outputs():
     """The tunings of every method for each extra model's tasks (Table 9's inputs)."""
-    seed = config["decomposition"]["seeds"][0]
-    return [f"{RESULTS}/{name}/tunings/{t}/{m}_c{task_cfg(t)['n_components']}_s{seed}.csv"
-            for name, spec in MODELS.items() if name != MAIN_MODEL for t in spec["tasks"] for m in METHODS]
+    return [f"{RESULTS}/{name}/tunings/{t}/{n}.csv" for name, spec in MODELS.items() if name != MAIN_MODEL
+            for m in METHODS for t, n in main_decompositions(m, spec["tasks"])]
 
 
 def data_inputs(wildcards):

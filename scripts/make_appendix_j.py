@@ -14,7 +14,7 @@ from npeff import io  # noqa: E402
 from npeff.analysis.tunings import top_examples  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.paper.figures import top_examples_figure  # noqa: E402
-from npeff.paper.tables import TASK_TITLES, write_text  # noqa: E402
+from npeff.paper.tables import task_title, write_text  # noqa: E402
 
 p = snakemake.params
 rng = np.random.default_rng(p.seed)
@@ -33,7 +33,7 @@ for task, coef_path, pef_path, ex_path, info_path in zip(p.tasks, snakemake.inpu
     tops = top_examples(W, k=p.top_k, min_coefficient=p.min_coefficient)
     eligible = [c for c, top in enumerate(tops) if top is not None]
     chosen = sorted(rng.choice(eligible, size=min(p.n_components, len(eligible)), replace=False).tolist())
-    title = TASK_TITLES[task] + (f" (stand-in: {info['dataset']})" if info["stands_in_for"] else "")
+    title = task_title(task, info)
     lines += [f"## {title}", ""]
     if not chosen:
         lines += [f"No component has {p.top_k} held-out examples with a positive coefficient.", ""]

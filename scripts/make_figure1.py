@@ -14,7 +14,7 @@ from npeff import io  # noqa: E402
 from npeff.analysis.tunings import top_examples  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.paper.figures import top_examples_figure  # noqa: E402
-from npeff.paper.tables import TASK_TITLES  # noqa: E402
+from npeff.paper.tables import task_title  # noqa: E402
 
 p = snakemake.params
 panels = []
@@ -25,7 +25,7 @@ for task, coef_path, ex_path, info_path in zip(p.tasks, snakemake.input.coeffici
     eligible = [c for c, top in enumerate(tops) if top is not None]
     info = json.loads(Path(info_path).read_text())
     examples = read_jsonl(Path(ex_path))
-    title = TASK_TITLES[task] + (f" (stand-in: {info['dataset']})" if info["stands_in_for"] else "")
+    title = task_title(task, info)
     if not eligible:
         panels.append({"title": f"{title}: no component has {p.top_k} active examples", "examples": []})
         continue

@@ -15,8 +15,8 @@ from npeff.analysis.tunings import top_examples  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.models import ParameterSelection, load_model  # noqa: E402
 from npeff.paper.tables import write_csv  # noqa: E402
-from npeff.perturb import FrozenPrefix, perturbation_effect, unit_direction  # noqa: E402
-from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
+from npeff.perturb import FrozenPrefix, encode_texts, perturbation_effect, unit_direction  # noqa: E402
+from npeff.tasks import TASK_SPECS, make_task  # noqa: E402
 
 p = snakemake.params
 task_name = snakemake.wildcards.task
@@ -41,12 +41,8 @@ print(f"perturbed forwards start at block {prefix.start}")
 
 
 def encoded_batches(indices):
-    out = []
-    for lo in range(0, len(indices), p.batch_size):
-        texts = [examples[i]["text"] for i in indices[lo:lo + p.batch_size]]
-        batch = {k: v.to(device) for k, v in build_batch(spec, tokenizer, texts, info["label_names"]).items()}
-        out.append(prefix.encode(batch))
-    return out
+    return encode_texts(prefix, spec, tokenizer, [examples[i]["text"] for i in indices], info["label_names"],
+                        p.batch_size)
 
 
 m = len(examples)

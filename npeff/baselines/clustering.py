@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from npeff._tensors import as_tensor
+from npeff._tensors import as_tensor, unit_norm
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Clustering:
 
 def unit_rows(X: torch.Tensor) -> torch.Tensor:
     """Rows scaled to unit L2 norm (zero rows stay zero). X: [m, d]."""
-    return X / X.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    return unit_norm(X, dim=1)
 
 
 def squared_distances(X: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
@@ -76,10 +76,9 @@ def kmeans(X, k: int, *, n_init: int = 4, max_iter: int = 300, tol: float = 1e-6
         history, seconds = [], []
         for _ in range(max_iter):
             start = time.perf_counter()
-            d2 = squared_distances(X, centroids)  # [m, k]
-            dist, assign = d2.min(1)
-            sums = torch.zeros_like(centroids).index_add_(0, assign, X)
-            counts = torch.bincount(assign, minlength=k).to(X.dtype)
+            dist, labels = squared_distances(X, centroids).min(1)  # [m] each
+            sums = torch.zeros_like(centroids).index_add_(0, labels, X)
+            counts = torch.bincount(labels, minlength=k).to(X.dtype)
             new = sums / counts.clamp_min(1)[:, None]
             for empty in torch.nonzero(counts == 0).flatten().tolist():
                 far = int(dist.argmax())
@@ -90,10 +89,10 @@ def kmeans(X, k: int, *, n_init: int = 4, max_iter: int = 300, tol: float = 1e-6
             seconds.append(time.perf_counter() - start)
             if shift <= tol * max(float((centroids ** 2).sum()), 1e-30):
                 break
-        d2 = squared_distances(X, centroids)
-        dist, assign = d2.min(1)
-        if best is None or float(dist.sum()) < best.inertia:
-            best = Clustering(centroids, assign, dist.sqrt(), float(dist.sum()), history, seconds)
+        labels, dist = assign(X, centroids)
+        inertia = float((dist ** 2).sum())
+        if best is None or inertia < best.inertia:
+            best = Clustering(centroids, labels, dist, inertia, history, seconds)
     return best
 
 

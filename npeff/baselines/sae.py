@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from npeff._tensors import as_tensor
+from npeff._tensors import as_tensor, unit_norm
 
 
 @dataclass
@@ -35,7 +35,7 @@ class TopKSAE(torch.nn.Module):
         if not 1 <= k < n_latents:
             raise ValueError(f"TopK SAE needs 1 <= k < number of latents, got k={k}, latents={n_latents}")
         gen = torch.Generator().manual_seed(seed)
-        enc = _unit(torch.randn(n_latents, n_inputs, generator=gen), dim=1)
+        enc = unit_norm(torch.randn(n_latents, n_inputs, generator=gen), dim=1)
         self.k = k
         self.encoder = torch.nn.Parameter(enc)
         self.decoder = torch.nn.Parameter(enc.T.clone())
@@ -61,18 +61,13 @@ class TopKSAE(torch.nn.Module):
 
     @torch.no_grad()
     def renormalise(self) -> None:
-        self.encoder.copy_(_unit(self.encoder, dim=1))
-        self.decoder.copy_(_unit(self.decoder, dim=0))
-
-
-def _unit(x: torch.Tensor, dim: int) -> torch.Tensor:
-    return x / x.norm(dim=dim, keepdim=True).clamp_min(1e-30)
+        self.encoder.copy_(unit_norm(self.encoder, dim=1))
+        self.decoder.copy_(unit_norm(self.decoder, dim=0))
 
 
 def normalise_activations(acts) -> torch.Tensor:
     """[m, h] activations scaled to unit L2 norm, as for training and top examples."""
-    acts = as_tensor(acts, name="activations").float()
-    return acts / acts.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    return unit_norm(as_tensor(acts, name="activations"), dim=1)
 
 
 def train_topk_sae(acts, n_latents: int, k: int, *, lr: float = 1e-3, batch_size: int = 4096,

@@ -11,6 +11,11 @@ TASK_TITLES = {"sst2": "SST2", "yat": "YAT", "clinc150": "CLINC150", "triviaqa":
 METHOD_TITLES = {"npeff": "NPEFF", "gnpeff": "G-NPEFF", "gc": "GC", "sae": "SAE"}
 
 
+def task_title(task: str, info: dict) -> str:
+    """'SST2', or 'SST2 (stand-in: rotten_tomatoes)' when the data stand in for the paper's."""
+    return TASK_TITLES.get(task, task) + (f" (stand-in: {info['dataset']})" if info["stands_in_for"] else "")
+
+
 def fmt(value, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"

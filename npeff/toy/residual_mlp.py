@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from npeff.toy import train_on_fresh_samples
+
 
 class ResidualMLP(nn.Module):
     def __init__(self, n_features: int, d_embed: int, d_mlp: int, seed: int = 0):
@@ -49,16 +51,9 @@ def train_residual_mlp(n_features: int = 20, d_embed: int = 200, d_mlp: int = 10
     """Adam on the MSE to x + ReLU(x), fresh samples each step; returns (model, losses)."""
     gen = torch.Generator().manual_seed(seed)
     model = ResidualMLP(n_features, d_embed, d_mlp, seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        x = sample_signed_features(batch_size, n_features, p_active, gen)
-        loss = ((model(x) - (x + torch.relu(x))) ** 2).sum(1).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return model.eval(), losses
+    losses = train_on_fresh_samples(model, lambda: sample_signed_features(batch_size, n_features, p_active, gen),
+                                    lambda x: x + torch.relu(x), steps=steps, lr=lr)
+    return model, losses
 
 
 def mechanism_bases(model: ResidualMLP) -> list[torch.Tensor]:

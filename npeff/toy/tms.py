@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from npeff.toy import train_on_fresh_samples
+
 
 class TMS(nn.Module):
     def __init__(self, n_features: int, n_hidden: int, seed: int = 0):
@@ -40,16 +42,9 @@ def train_tms(n_features: int, n_hidden: int, *, p_active: float = 0.05, steps: 
     """Adam on the reconstruction MSE with fresh samples each step; returns (model, losses)."""
     gen = torch.Generator().manual_seed(seed)
     model = TMS(n_features, n_hidden, seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        x = sample_features(batch_size, n_features, p_active, gen)
-        loss = ((model(x) - x) ** 2).sum(1).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return model.eval(), losses
+    losses = train_on_fresh_samples(model, lambda: sample_features(batch_size, n_features, p_active, gen),
+                                    lambda x: x, steps=steps, lr=lr)
+    return model, losses
 
 
 def mechanism_parameters(model: TMS) -> list[torch.Tensor]:
