@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from npeff.toy import train_on_fresh_samples
+from npeff.toy.training import train_on_fresh_samples
 
 
 class TMS(nn.Module):
