@@ -35,6 +35,7 @@ include: "rules/decompose.smk"
 include: "rules/baselines.smk"
 include: "rules/experiments.smk"
 include: "rules/analysis.smk"
+include: "rules/groundtruth.smk"
 
 
 rule all:
@@ -66,3 +67,8 @@ rule appendix_j:
 rule figure1:
     input:
         figure1_outputs(),
+
+
+rule groundtruth:
+    input:
+        groundtruth_outputs(),

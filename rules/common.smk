@@ -129,8 +129,21 @@ def appendix_j_outputs():
     return [f"{RESULTS}/appendix_j.md", f"{RESULTS}/figures/appendix_j.pdf", f"{RESULTS}/figures/appendix_j.png"]
 
 
+def groundtruth_runs():
+    """One JSON per toy and seed (a toy's own seeds override the section's)."""
+    groundtruth = config["groundtruth"]
+    return [f"{RESULTS}/groundtruth/{toy}/seed{seed}.json" for toy, spec in groundtruth["toys"].items()
+            for seed in spec.get("seeds", groundtruth["seeds"])]
+
+
+def groundtruth_outputs():
+    return expand(f"{RESULTS}/tables/groundtruth.{{ext}}", ext=["csv", "md", "tex"]) + expand(
+        f"{RESULTS}/figures/groundtruth.{{ext}}", ext=["pdf", "png"])
+
+
 def all_outputs():
     outputs = table_outputs(1) + table_outputs(2) + figure1_outputs() + appendix_j_outputs() + extra_model_outputs()
+    outputs += groundtruth_outputs()
     return outputs + (table_outputs(3) if icl_task() else [])
 
 

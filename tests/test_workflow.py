@@ -43,7 +43,7 @@ def test_every_declared_output_exists(tiny_run):
     for n in (1, 2, 3):
         for ext in ("csv", "md", "tex"):
             assert (tiny_run / "tables" / f"table{n}.{ext}").stat().st_size > 0
-    for name in ("figure1", "appendix_j"):
+    for name in ("figure1", "appendix_j", "groundtruth"):
         assert (tiny_run / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert (tiny_run / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
     assert list(tiny_run.rglob(".*tmp*")) == []  # no temporary file left behind
@@ -156,13 +156,30 @@ def test_table3_and_appendix_j(tiny_run):
     assert doc.count("### Component") <= 2 * len(TASKS)
 
 
+def test_groundtruth_table_scores_every_method_on_every_toy(tiny_run):
+    rows = list(csv.DictReader(open(tiny_run / "tables" / "groundtruth.csv")))
+    methods = ["npeff", "npeff_fpc", "gnpeff", "gc", "sae", "apd"]
+    assert [(r["toy"], r["method"]) for r in rows] == [(t, m) for t in ("tms_5_2", "mlp_2") for m in methods]
+    for r in rows:
+        assert 0.5 <= float(r["mean_auc"]) <= 1 or r["toy"] == "mlp_2"  # TMS features are easy to attribute
+        assert 0 <= float(r["mean_auc"]) <= 1 and float(r["seconds"]) >= 0
+        if r["method"] == "sae":  # no parameter-space components: attribution only
+            assert r["recovered_fraction"] == "nan" and r["recovered_per_seed"] == "–"
+        else:
+            assert 0 <= float(r["recovered_fraction"]) <= 1 and 0 < float(r["mean_best_concentration"]) <= 1
+    run = json.loads((tiny_run / "groundtruth" / "mlp_2" / "seed0.json").read_text())
+    assert run["n_examples"] == 60 and run["n_mechanisms"] == 6 and run["n_params"] == 2 * (32 * 2 + 2 + 2 * 32)
+    assert len(run["methods"]["apd"]["per_mechanism"]["auc"]) == 6
+    assert "| tms_5_2 (5 mech., 15 params) | NPEFF |" in (tiny_run / "tables" / "groundtruth.md").read_text()
+
+
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
 def test_dry_run_plans_the_whole_dag(configfile, tmp_path):
     result = snakemake(["--configfile", str(REPO / configfile), "--cores", "1", "-n"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     for rule in ("signals", "decompose", "fit_coefficients", "tunings", "make_table1", "make_figure1",
                  "cluster_gradients", "train_sae", "recover_directions", "perturb", "icl_predictions",
-                 "make_table2", "make_table3", "make_appendix_j"):
+                 "make_table2", "make_table3", "make_appendix_j", "groundtruth_toy", "make_groundtruth"):
         assert rule in result.stdout
 
 
@@ -191,6 +208,11 @@ def test_a_single_target_builds_only_what_it_needs(tmp_path):
     result = snakemake(["--configfile", str(TINY), "--cores", "1", "-n", "table2"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "perturb" in result.stdout and "train_sae" not in result.stdout and "icl_predictions" not in result.stdout
+    assert "groundtruth_toy" not in result.stdout
+    result = snakemake(["--configfile", str(TINY), "--cores", "1", "-n", "groundtruth"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = {line.split()[0] for line in result.stdout.splitlines() if re.match(r"^\w+\s+\d+$", line)}
+    assert jobs - {"total"} == {"groundtruth_toy", "make_groundtruth", "groundtruth"}, jobs  # no LM rule
 
 
 def test_another_configfile_replaces_the_default_instead_of_merging(tmp_path):
@@ -232,6 +254,9 @@ def test_lint_is_quiet():
     (lambda c: c["tasks"].update(mnli={"source": "jsonl", "n_examples": 5, "n_components": 2}), "tasks"),
     (lambda c: c["tasks"]["sst2"].update(n_examples=-5), "tasks.sst2.n_examples"),
     (lambda c: c["model"].update(source="nowhere"), "model.source"),
+    (lambda c: c["groundtruth"]["toys"]["tms_5_2"].pop("n_hidden"), "groundtruth.toys.tms_5_2"),
+    (lambda c: c["groundtruth"]["toys"]["tms_5_2"].update(apd={"stepz": 3}), "groundtruth.toys.tms_5_2.apd"),
+    (lambda c: c["groundtruth"].update(p_active=2), "groundtruth.p_active"),
 ])
 def test_a_malformed_config_names_the_key(change, key, tmp_path):
     cfg = yaml.safe_load(TINY.read_text())

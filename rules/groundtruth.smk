@@ -1,0 +1,52 @@
+# The ground-truth benchmark (issue 7): toy models with planted mechanisms, every method
+# scored against them. Independent of the language-model rules.
+
+from npeff.toy.specs import check_toy_spec
+
+GROUNDTRUTH = config["groundtruth"]
+for _toy, _spec in GROUNDTRUTH["toys"].items():
+    check_toy_spec(_toy, _spec, GROUNDTRUTH["apd"])
+
+
+localrules:
+    make_groundtruth,
+
+
+rule groundtruth_toy:
+    output:
+        f"{RESULTS}/groundtruth/{{toy}}/seed{{seed}}.json",
+    wildcard_constraints:
+        toy="|".join(GROUNDTRUTH["toys"]),
+        seed=r"\d+",
+    params:
+        groundtruth=GROUNDTRUTH,
+    threads: 1
+    log:
+        log_path("groundtruth", "{toy}", "seed{seed}"),
+    benchmark:
+        bench_path("groundtruth", "{toy}", "seed{seed}")
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/groundtruth.py"
+
+
+rule make_groundtruth:
+    input:
+        groundtruth_runs(),
+    output:
+        csv=f"{RESULTS}/tables/groundtruth.csv",
+        md=f"{RESULTS}/tables/groundtruth.md",
+        tex=f"{RESULTS}/tables/groundtruth.tex",
+        pdf=f"{RESULTS}/figures/groundtruth.pdf",
+        png=f"{RESULTS}/figures/groundtruth.png",
+    params:
+        config_name=config["name"],
+    log:
+        log_path("make_groundtruth"),
+    benchmark:
+        bench_path("make_groundtruth")
+    conda:
+        "../envs/plots.yaml"
+    script:
+        "../scripts/make_groundtruth.py"
