@@ -1,25 +1,29 @@
 """Why NPEFF misses the compressed-computation mechanisms: where a one-feature example's
 Fisher puts its mass.
 
-For each toy, examples with exactly one active feature i: the share of the PEF's trace
-(J^T J) on mechanism i's parameters, and of its top eigenvector's squared mass. On TMS both
+For each default toy (config/schema.yaml), examples with exactly one active feature i: the
+share of the PEF's trace (J^T J) on mechanism i's parameters, and of its top eigenvector's
+squared mass. On TMS both
 are near 1; on the residual MLP the Fisher also covers every other output's write-out
 weights (a ⊗ e_k for k != i: changing them changes output k on this example), so neither is.
 
     python benchmarks/groundtruth_fisher_spread.py
 """
+from pathlib import Path
+
 import torch
+import yaml
 
 from npeff.pef import regression_pef_rows
 from npeff.toy.benchmark import benchmark_examples, build_toy
 from npeff.toy.scores import mass_concentration
 
-TOYS = {"tms_5_2": {"model": "tms", "n_features": 5, "n_hidden": 2},
-        "tms_40_10": {"model": "tms", "n_features": 40, "n_hidden": 10},
-        "residual_mlp_1": {"model": "residual_mlp", "n_features": 20, "d_embed": 200, "d_mlp": 10, "n_layers": 1}}
+SCHEMA = yaml.safe_load((Path(__file__).resolve().parent.parent / "config" / "schema.yaml").read_text())
+GROUNDTRUTH = SCHEMA["properties"]["groundtruth"]["properties"]
 
-for name, spec in TOYS.items():
-    toy = build_toy(spec, p_active=0.05, train_steps=4000, seed=0)
+for name, spec in GROUNDTRUTH["toys"]["default"].items():
+    toy = build_toy(spec, p_active=GROUNDTRUTH["p_active"]["default"],
+                    train_steps=GROUNDTRUTH["train_steps"]["default"], seed=0)
     X = benchmark_examples(toy, 400, seed=1)
     X = X[(X != 0).sum(1) == 1]  # one active feature
     feature = (X != 0).float().argmax(1)  # [m]

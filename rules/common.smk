@@ -6,6 +6,7 @@ import yaml
 
 sys.path.insert(0, workflow.basedir)  # npeff's torch-free modules, installed or not
 from npeff.data import PACKAGES as SOURCE_PACKAGES  # the PyPI archive each offline source reads
+from npeff.toy.specs import toy_settings
 
 
 def check_config(cfg, schema_path):
@@ -132,8 +133,8 @@ def appendix_j_outputs():
 def groundtruth_runs():
     """One JSON per toy and seed (a toy's own seeds override the section's)."""
     groundtruth = config["groundtruth"]
-    return [f"{RESULTS}/groundtruth/{toy}/seed{seed}.json" for toy, spec in groundtruth["toys"].items()
-            for seed in spec.get("seeds", groundtruth["seeds"])]
+    return [f"{RESULTS}/groundtruth/{toy}/seed{seed}.json" for toy in groundtruth["toys"]
+            for seed in toy_settings(groundtruth, toy)["seeds"]]
 
 
 def groundtruth_outputs():

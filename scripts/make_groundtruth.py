@@ -7,11 +7,9 @@ from _common import start
 
 start(snakemake)
 from npeff.paper.figures import groundtruth_figure  # noqa: E402
-from npeff.paper.tables import fmt, latex_table, markdown_table, write_csv, write_text  # noqa: E402
+from npeff.paper.tables import METHOD_TITLES, fmt, latex_table, markdown_table, write_csv, write_text  # noqa: E402
 from npeff.toy.benchmark import METHODS  # noqa: E402
 
-METHOD_TITLES = {"npeff": "NPEFF", "npeff_fpc": "NPEFF + FPC", "gnpeff": "G-NPEFF", "gc": "GC", "sae": "SAE",
-                 "apd": "APD"}
 SCORES = ("recovered_fraction", "mean_best_concentration", "mean_auc", "mean_polygenic_auc", "seconds")
 
 runs = [json.loads(Path(p).read_text()) for p in snakemake.input]

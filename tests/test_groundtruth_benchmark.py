@@ -3,9 +3,10 @@ G-NPEFF stand-in gradient, toy spec checks, and one full run of every method."""
 import pytest
 import torch
 
-from npeff.toy.benchmark import METHODS, output_gradients, run_toy, toy_settings
+from npeff.pef import regression_pef_rows
+from npeff.toy.benchmark import METHODS, pef_rows_and_gradients, run_toy
 from npeff.toy.residual_mlp import mechanism_bases, sample_signed_features, train_residual_mlp
-from npeff.toy.specs import check_toy_spec
+from npeff.toy.specs import check_toy_spec, toy_settings
 
 SMALL = {"seeds": [0], "n_examples": 120, "p_active": 0.05, "train_steps": 300,
          "npeff": {"svd_rank": 4, "h_only_steps": 20, "joint_steps": 60, "h_only_lr": 1e-3, "joint_lr": 1e-2},
@@ -37,7 +38,8 @@ def test_two_layer_residual_mlp_computes_its_relus_across_layers():
 def test_output_gradients_are_the_gradient_of_half_the_squared_output():
     model, _ = train_residual_mlp(n_features=6, d_embed=16, d_mlp=3, n_layers=2, steps=5)
     X = sample_signed_features(4, 6, 0.5, torch.Generator().manual_seed(0))
-    g = output_gradients(model, X)  # [4, n]
+    G, g = pef_rows_and_gradients(model, X, svd_rank=2)  # [4, 2, n], [4, n]
+    torch.testing.assert_close(G, regression_pef_rows(model, X, svd_rank=2))
     for i in range(4):
         model.zero_grad()
         (0.5 * (model(X[i:i + 1]) ** 2).sum()).backward()

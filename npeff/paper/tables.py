@@ -8,7 +8,8 @@ from pathlib import Path
 from npeff._atomic import atomic_path
 
 TASK_TITLES = {"sst2": "SST2", "yat": "YAT", "clinc150": "CLINC150", "triviaqa": "TriviaQA"}
-METHOD_TITLES = {"npeff": "NPEFF", "gnpeff": "G-NPEFF", "gc": "GC", "sae": "SAE"}
+METHOD_TITLES = {"npeff": "NPEFF", "gnpeff": "G-NPEFF", "gc": "GC", "sae": "SAE",
+                 "npeff_fpc": "NPEFF + FPC", "apd": "APD"}  # the last two: the ground-truth benchmark
 
 
 def task_title(task: str, info: dict) -> str:

@@ -34,12 +34,12 @@ from npeff.baselines.clustering import cluster_scores, kmeans, unit_rows
 from npeff.baselines.sae import sae_latents, train_topk_sae
 from npeff.decompose import NPEFF
 from npeff.fpc import fpc_recover
-from npeff.pef import regression_pef_rows
+from npeff.pef import reduce_rank, regression_pef_rows
 from npeff.projection import SparseProjection
 from npeff.toy import residual_mlp, tms
 from npeff.toy.apd import attributions, train_apd
 from npeff.toy.scores import attribution_aucs, recovery, roc_auc
-from npeff.toy.specs import TOY_SIZES, check_toy_spec
+from npeff.toy.specs import TOY_SIZES, toy_settings
 
 METHODS = ("npeff", "npeff_fpc", "gnpeff", "gc", "sae", "apd")
 
@@ -87,12 +87,14 @@ def benchmark_examples(toy: Toy, n_examples: int, seed: int) -> torch.Tensor:
     return torch.cat(kept)[:n_examples]
 
 
-def output_gradients(model: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
-    """g [m, n_params] = J^T f(x), the gradient of 1/2 ||f(x)||^2 per example."""
+def pef_rows_and_gradients(model: torch.nn.Module, X: torch.Tensor, svd_rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """From one Jacobian J [m, o, n]: the PEF rows G [m, min(svd_rank, o), n] (best rank-k rows
+    of J) and g [m, n] = J^T f(x), the gradient of 1/2 ||f(x)||^2 per example."""
     J = regression_pef_rows(model, X)  # [m, o, n]
     with torch.no_grad():
         f = model(X)  # [m, o]
-    return torch.einsum("mo,mon->mn", f, J)
+    G = reduce_rank(J, svd_rank) if svd_rank < J.shape[1] else J
+    return G, torch.einsum("mo,mon->mn", f, J)
 
 
 def _npeff(G: torch.Tensor, C: int, settings: dict, seed: int):
@@ -101,14 +103,15 @@ def _npeff(G: torch.Tensor, C: int, settings: dict, seed: int):
     return dec.W, dec.H
 
 
-def run_method(method: str, toy: Toy, X: torch.Tensor, C: int, settings: dict, seed: int) -> MethodResult:
-    """One method on the examples X [m, n_features]; settings: the config's groundtruth section
-    with the toy's own overrides applied (projected_dim, apd)."""
+def run_method(method: str, toy: Toy, X: torch.Tensor, G: torch.Tensor, g: torch.Tensor, C: int, settings: dict,
+               seed: int) -> MethodResult:
+    """One method on the examples X [m, n_features], whose PEF rows G [m, r, n] and output
+    gradients g [m, n] are shared by the methods (pef_rows_and_gradients); settings: the config's
+    groundtruth section with the toy's own overrides applied (toy_settings). The seconds
+    exclude that shared Jacobian."""
     start = time.perf_counter()
     model, npeff_settings = toy.model, settings["npeff"]
     if method in ("npeff", "npeff_fpc"):
-        rank = npeff_settings["svd_rank"]
-        G = regression_pef_rows(model, X, svd_rank=rank)  # [m, r, n]
         if method == "npeff":
             W, H = _npeff(G, C, npeff_settings, seed)
         else:
@@ -118,7 +121,6 @@ def run_method(method: str, toy: Toy, X: torch.Tensor, C: int, settings: dict, s
             H = fpc_recover(projection, H_projected, mu=fpc["mu"], max_iter=fpc["max_iter"]).u
         return MethodResult(W, H, time.perf_counter() - start)
     if method in ("gnpeff", "gc"):
-        g = output_gradients(model, X)  # [m, n]
         if method == "gnpeff":
             W, H = _npeff(g[:, None, :], C, npeff_settings, seed)
             return MethodResult(W, H, time.perf_counter() - start)
@@ -181,18 +183,6 @@ def _latents_matched_by_auc(coefficients: np.ndarray, active: np.ndarray) -> lis
     return [max(range(coefficients.shape[1]), key=lambda c: auc(c, i)) for i in range(active.shape[1])]
 
 
-def toy_settings(groundtruth: dict, name: str) -> dict:
-    """The config's groundtruth section with toy `name`'s overrides (projected_dim, seeds,
-    n_examples, apd keys) applied."""
-    spec = groundtruth["toys"][name]
-    check_toy_spec(name, spec, groundtruth["apd"])
-    settings = {**groundtruth, "projected_dim": spec["projected_dim"],
-                "seeds": spec.get("seeds", groundtruth["seeds"]),
-                "n_examples": spec.get("n_examples", groundtruth["n_examples"]),
-                "apd": {**groundtruth["apd"], **spec.get("apd", {})}}
-    return settings
-
-
 def run_toy(groundtruth: dict, name: str, seed: int, methods=METHODS) -> dict:
     """Train toy `name` from seed, run every method on its examples, score them:
     {"toy", "seed", "n_examples", "n_params", "n_mechanisms", "final_loss", "methods": {method: scores}}."""
@@ -201,10 +191,11 @@ def run_toy(groundtruth: dict, name: str, seed: int, methods=METHODS) -> dict:
     torch.manual_seed(seed)
     toy = build_toy(spec, p_active=settings["p_active"], train_steps=settings["train_steps"], seed=seed)
     X = benchmark_examples(toy, settings["n_examples"], seed=10_000 + seed)  # [m, n_features]
+    G, g = pef_rows_and_gradients(toy.model, X, settings["npeff"]["svd_rank"])  # [m, r, n], [m, n]
     C = len(toy.mechanisms)
     scores = {}
     for method in methods:
-        scores[method] = score(run_method(method, toy, X, C, settings, seed), toy, X, seed)
+        scores[method] = score(run_method(method, toy, X, G, g, C, settings, seed), toy, X, seed)
         print(f"{name} seed {seed} {method}: recovered {scores[method]['recovered_fraction']:.2f}, "
               f"AUC {scores[method]['mean_auc']:.3f}, {scores[method]['seconds']:.1f} s", flush=True)
     return {"toy": name, "seed": seed, "model": spec["model"], "n_examples": len(X),

@@ -19,3 +19,13 @@ def check_toy_spec(name: str, spec: dict, apd_keys=()) -> None:
     unknown_apd = sorted(set(spec.get("apd", {})) - set(apd_keys))
     if unknown_apd:
         raise ValueError(f"config key '{key}.apd': unknown keys {unknown_apd}; expected some of {sorted(apd_keys)}")
+
+
+def toy_settings(groundtruth: dict, name: str) -> dict:
+    """The config's groundtruth section with toy `name`'s overrides (projected_dim, seeds,
+    n_examples, apd keys) applied, after checking its spec."""
+    spec = groundtruth["toys"][name]
+    check_toy_spec(name, spec, groundtruth["apd"])
+    return {**groundtruth, "projected_dim": spec["projected_dim"], "seeds": spec.get("seeds", groundtruth["seeds"]),
+            "n_examples": spec.get("n_examples", groundtruth["n_examples"]),
+            "apd": {**groundtruth["apd"], **spec.get("apd", {})}}
