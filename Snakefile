@@ -18,6 +18,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "rules/common.smk"
+include: "rules/grids.smk"
 
 
 check_config(config, workflow.source_path("config/schema.yaml"))
@@ -36,6 +37,8 @@ include: "rules/baselines.smk"
 include: "rules/experiments.smk"
 include: "rules/analysis.smk"
 include: "rules/groundtruth.smk"
+include: "rules/ablations.smk"
+include: "rules/paper.smk"
 
 
 rule all:
@@ -44,19 +47,29 @@ rule all:
         all_outputs(),
 
 
-rule table1:
+# One target per artifact; each builds only what it needs (e.g. `snakemake --cores all table5`).
+for _n in range(1, 14):
+
+    rule:
+        name:
+            f"table{_n}"
+        input:
+            table_target(_n),
+
+
+rule figure1:
     input:
-        table1_outputs(),
+        figure1_outputs(),
 
 
-rule table2:
+rule figure2:
     input:
-        table_outputs(2),
+        figure_outputs(2),
 
 
-rule table3:
+rule figure3:
     input:
-        table_outputs(3),
+        figure_outputs(3),
 
 
 rule appendix_j:
@@ -64,9 +77,9 @@ rule appendix_j:
         appendix_j_outputs(),
 
 
-rule figure1:
+rule comparison:
     input:
-        figure1_outputs(),
+        comparison_outputs(),
 
 
 rule groundtruth:

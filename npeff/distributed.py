@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 
 from npeff import io
+from npeff.runtime import device_name
 from npeff.decompose import NPEFF
 
 
@@ -39,7 +40,8 @@ def main(argv: list[str]) -> None:
         result.W = torch.cat([w for w, _ in parts])
         result.pef_norms = torch.cat([n for _, n in parts])
         io.write_decomposition(out_path, result, {**attrs, **npeff.settings(), "method": settings.get("method", ""),
-                                                  "source_file": pefs_path, "device": device, "n_processes": world})
+                                                  "source_file": pefs_path, "device": device, "n_processes": world,
+                                                  "device_name": device_name(device)})
     dist.barrier()
     dist.destroy_process_group()
 

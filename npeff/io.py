@@ -36,6 +36,8 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "preds": Field(("m",), "i"),
         "labels": Field(("m",), "i"),
         "ids": Field(("m",), "S", required=False),  # a dataset: HDF5 attributes stop at 64 KiB
+        # exact eigenvalues of G G^T (= the PEF's nonzero spectrum), descending; Figure 3
+        "gram_eigenvalues": Field(("m", "R"), "f", required=False),
     },
     "activations": {
         "acts": Field(("m", "h"), "f"),
@@ -164,11 +166,13 @@ def _from_attr(value):
 
 
 # ------------------------------------------------------------ per-kind helpers
-def write_pefs(path, G, pef_norms, log_probs, labels, attrs: dict, ids=None) -> Path:
-    """G [m, R, d]; pef_norms [m]; log_probs [m, r]; labels [m] (-1 when unknown); ids [m] strings."""
+def write_pefs(path, G, pef_norms, log_probs, labels, attrs: dict, ids=None, gram_eigenvalues=None) -> Path:
+    """G [m, R, d]; pef_norms [m]; log_probs [m, r]; labels [m] (-1 when unknown); ids [m] strings;
+    gram_eigenvalues [m, R] (optional, descending)."""
     preds = _to_numpy(log_probs).argmax(1)
     return write_artifact(path, "pefs", {"G": G, "pef_norms": pef_norms, "log_probs": log_probs,
-                                         "preds": preds, "labels": labels, "ids": ids}, attrs)
+                                         "preds": preds, "labels": labels, "ids": ids,
+                                         "gram_eigenvalues": gram_eigenvalues}, attrs)
 
 
 def read_pefs(path):

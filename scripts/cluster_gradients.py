@@ -9,6 +9,7 @@ from _common import start
 
 device = start(snakemake)
 from npeff import io  # noqa: E402
+from npeff.runtime import device_name  # noqa: E402
 from npeff.baselines.clustering import assign, cluster_scores, kmeans, unit_rows  # noqa: E402
 
 p, w = snakemake.params, snakemake.wildcards
@@ -21,7 +22,7 @@ sizes = torch.bincount(clustering.assignments.cpu(), minlength=C)
 print(f"k-means: {len(clustering.inertia_history)} iterations, inertia {clustering.inertia:.4f}, "
       f"cluster sizes {sorted(sizes.tolist(), reverse=True)}")
 settings = {**attrs, "method": "gc", "n_components": C, "seed": seed, **p.settings, "device": device,
-            "source_file": snakemake.input.heldin}
+            "device_name": device_name(device), "source_file": snakemake.input.heldin}
 io.write_artifact(snakemake.output.decomposition, "decomposition", {
     "W": cluster_scores(clustering.assignments, clustering.distances, C), "H": clustering.centroids,
     "loss_history": torch.tensor(clustering.inertia_history), "step_seconds": torch.tensor(clustering.step_seconds),

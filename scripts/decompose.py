@@ -12,6 +12,7 @@ from _common import start
 
 device = start(snakemake)
 from npeff import io  # noqa: E402
+from npeff.runtime import device_name  # noqa: E402
 from npeff.decompose import NPEFF  # noqa: E402
 
 s = snakemake.params.settings
@@ -29,4 +30,5 @@ else:
     result = npeff.fit(torch.from_numpy(arrays["G"]))
     print(f"loss: first {result.loss_history[0]:.4f}, last {result.loss_history[-1]:.4f}")
     io.write_decomposition(snakemake.output[0], result, {**attrs, **npeff.settings(), "method": w.method,
-                                                         "source_file": snakemake.input[0], "device": device})
+                                                         "source_file": snakemake.input[0], "device": device,
+                                                         "device_name": device_name(device)})

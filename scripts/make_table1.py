@@ -1,4 +1,5 @@
-"""Rule make_table1: Table 1 (percent of prediction- and LnP-tuned components), CSV / Markdown / LaTeX."""
+"""Rules make_table1 and make_table9 (the extra models: Appendix F): percent of prediction- and LnP-tuned
+components, CSV / Markdown / LaTeX."""
 import json
 from pathlib import Path
 
@@ -21,13 +22,18 @@ for entry, path, info_path in zip(snakemake.params.entries, snakemake.input.tuni
 stand_ins = list(dict.fromkeys(stand_ins))
 write_csv(Path(snakemake.output.csv), rows)
 
+number = getattr(snakemake.params, "number", 1)
+if len({r.get("model") for r in rows}) > 1:  # several extra models: a row per model and method
+    for r in rows:
+        r["method"] = f"{r['method']} ({r['model']})"
 tasks = list(dict.fromkeys(r["task"] for r in rows))
 methods = list(dict.fromkeys(r["method"] for r in rows))
-caption = (f"Table 1: percentages of components exhibiting tunings (Pred; LnP = label- but not prediction-tuned), "
+caption = (f"Table {number}: percentages of components exhibiting tunings "
+           f"(Pred; LnP = label- but not prediction-tuned), "
            f"model {snakemake.params.model_name}, config {snakemake.params.config_name}")
 if stand_ins:
     caption += "; stand-in datasets: " + ", ".join(stand_ins)
 header, body = tuning_table(rows, tasks, methods, caption)
 write_text(Path(snakemake.output.md), markdown_table(header, body, caption))
-write_text(Path(snakemake.output.tex), latex_table(header, body, caption, "tab:tunings"))
+write_text(Path(snakemake.output.tex), latex_table(header, body, caption, f"tab:tunings{number}"))
 print(markdown_table(header, body, caption))

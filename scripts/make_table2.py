@@ -1,18 +1,12 @@
 """Rule make_table2: geometric means over components of the KL and PEF-norm ratios (Table 2)."""
 import csv
-import math
 from pathlib import Path
 
 from _common import start
 
 start(snakemake)
-from npeff.paper.tables import (METHOD_TITLES, TASK_TITLES, fmt, latex_table, markdown_table, write_csv,  # noqa: E402
-                                write_text)
-
-
-def geometric_mean(values):
-    """None for no values: a decomposition without an eligible component shows as missing."""
-    return math.exp(sum(math.log(max(v, 1e-30)) for v in values) / len(values)) if values else None
+from npeff.paper.tables import (METHOD_TITLES, TASK_TITLES, fmt, geometric_mean, latex_table,  # noqa: E402
+                                markdown_table, write_csv, write_text)
 
 
 rows = []

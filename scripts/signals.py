@@ -1,4 +1,6 @@
-"""Rule signals: projected LRM-PEFs, predicted-class gradients and final-token activations."""
+"""Rules signals and ablation_pefs: projected LRM-PEFs, predicted-class gradients and final-token
+activations. The ablation rules ask for the PEFs alone (no grads / acts outputs), possibly of the
+first params.n_examples examples only, and possibly with the exact Gram eigenvalues (Figure 3)."""
 import dataclasses
 import json
 
@@ -13,12 +15,14 @@ from npeff.data import read_jsonl  # noqa: E402
 from npeff.models import ParameterSelection, load_model  # noqa: E402
 from npeff.pef import compute_pefs, final_token_activations  # noqa: E402
 from npeff.projection import SparseProjection  # noqa: E402
+from npeff.runtime import seconds_per_example  # noqa: E402
 from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
 
 p = snakemake.params
 task_name, cfg = snakemake.wildcards.task, p.task
 info = json.loads(open(snakemake.input.info).read())
-examples = read_jsonl(snakemake.input.examples)
+examples = read_jsonl(snakemake.input.examples)[:getattr(p, "n_examples", None)]
+with_baselines = "grads" in snakemake.output.keys()  # the ablations need the PEFs only
 model, tokenizer = load_model(snakemake.input.model, device)
 spec = TASK_SPECS[task_name]
 task = make_task(spec, tokenizer, info["label_names"])
@@ -29,29 +33,47 @@ projection = SparseProjection(n_params, p.projection["dim"], seed=p.projection["
 rows = "eps" if cfg.get("eps_rows") else "lrm"
 print(f"{task_name}/{snakemake.wildcards.split}: {len(examples)} examples, {n_params} parameters, rows={rows}")
 
-inline_acts = spec.kind != "suffix"  # one sequence per example: activations from the same forward
-G, norms, grads, grad_norms, log_probs, acts = [], [], [], [], [], []
+inline_acts = with_baselines and spec.kind != "suffix"  # one sequence per example: acts from the same forward
+G, norms, grads, grad_norms, log_probs, acts, eigenvalues = [], [], [], [], [], [], []
 for lo in tqdm(range(0, len(examples), p.batch_size), desc="signals", mininterval=10):
     texts = [ex["text"] for ex in examples[lo:lo + p.batch_size]]
     batch = {k: v.to(device) for k, v in build_batch(spec, tokenizer, texts, info["label_names"]).items()}
     out = compute_pefs(model, batch, task, rows=rows, n_eps_rows=cfg.get("eps_rows"), eps_seed=p.projection["seed"],
                        svd_rank=cfg.get("svd_rank"), projection=projection, selection=selection,
-                       with_gradient=True, with_activations=inline_acts)
-    if not inline_acts:
+                       with_gradient=with_baselines, with_activations=inline_acts)
+    if with_baselines and not inline_acts:
         prompts = {k: v.to(device) for k, v in build_batch(prompt_only, tokenizer, texts, []).items()}
         out.activations = final_token_activations(model, prompts)
     G.append(out.G), norms.append(out.frob_norms), log_probs.append(out.log_probs)
     grads.append(out.gradient), grad_norms.append(out.gradient_norms), acts.append(out.activations)
+    eigenvalues.append(torch.linalg.eigvalsh(out.gram.double()).flip(-1).float())  # [b, R] descending
+
+timing = {}
+if getattr(p, "time_objects", False):  # Table 7: each object alone, on the (warm) first batch
+    texts = [ex["text"] for ex in examples[:p.batch_size]]
+    batch = {k: v.to(device) for k, v in build_batch(spec, tokenizer, texts, info["label_names"]).items()}
+    prompts = {k: v.to(device) for k, v in build_batch(prompt_only, tokenizer, texts, []).items()}
+    timing = seconds_per_example({
+        "pef": lambda: compute_pefs(model, batch, task, rows=rows, n_eps_rows=cfg.get("eps_rows"),
+                                    eps_seed=p.projection["seed"], svd_rank=cfg.get("svd_rank"),
+                                    projection=projection, selection=selection),
+        "gradient": lambda: compute_pefs(model, batch, task, rows="predicted", projection=projection,
+                                         selection=selection),
+        "activation": lambda: final_token_activations(model, prompts)}, len(texts), device)
+    print(f"seconds per example: {timing}")
 
 labels = torch.tensor([int(ex["label"]) for ex in examples])
 ids = [ex["id"] for ex in examples]
 attrs = {"model": p.model_name, "task": task_name, "split": snakemake.wildcards.split, "dataset": info["dataset"],
          "stands_in_for": info["stands_in_for"], "label_names": info["label_names"] or None,
-         "n_parameters": n_params, **selection.attrs(), **projection.attrs()}
+         "n_parameters": n_params, **selection.attrs(), **projection.attrs(), **timing}
 log_probs = torch.cat(log_probs)
 io.write_pefs(snakemake.output.pefs, torch.cat(G), torch.cat(norms), log_probs, labels,
-              {**attrs, "rows": rows, "n_eps_rows": cfg.get("eps_rows"), "svd_rank": cfg.get("svd_rank")}, ids)
-io.write_pefs(snakemake.output.grads, torch.cat(grads), torch.cat(grad_norms), log_probs, labels,
-              {**attrs, "rows": "predicted"}, ids)
-io.write_artifact(snakemake.output.acts, "activations", {"acts": torch.cat(acts), "log_probs": log_probs,
-                  "preds": log_probs.argmax(1), "labels": labels, "ids": ids}, {**attrs, "layer": "last block output"})
+              {**attrs, "rows": rows, "n_eps_rows": cfg.get("eps_rows"), "svd_rank": cfg.get("svd_rank")}, ids,
+              gram_eigenvalues=torch.cat(eigenvalues) if getattr(p, "eigenvalues", False) else None)
+if with_baselines:
+    io.write_pefs(snakemake.output.grads, torch.cat(grads), torch.cat(grad_norms), log_probs, labels,
+                  {**attrs, "rows": "predicted"}, ids)
+    io.write_artifact(snakemake.output.acts, "activations", {"acts": torch.cat(acts), "log_probs": log_probs,
+                      "preds": log_probs.argmax(1), "labels": labels, "ids": ids},
+                      {**attrs, "layer": "last block output"})

@@ -8,6 +8,7 @@ from _common import start
 
 device = start(snakemake)
 from npeff import io  # noqa: E402
+from npeff.runtime import device_name  # noqa: E402
 from npeff.baselines.sae import sae_latents, train_topk_sae  # noqa: E402
 
 s, w = snakemake.params.settings, snakemake.wildcards
@@ -24,7 +25,7 @@ io.write_artifact(snakemake.output.decomposition, "decomposition", {
     "b_dec": sae.b_dec.detach(), "loss_history": torch.tensor(training.loss_history),
     "step_seconds": torch.tensor(training.step_seconds)},
     {**attrs, "method": "sae", "n_components": C, "seed": seed, **s, "device": device,
-     "source_file": snakemake.input.heldin})
+     "device_name": device_name(device), "source_file": snakemake.input.heldin})
 z_out, errors = sae_latents(sae, torch.from_numpy(heldout["acts"]))
 io.write_coefficients(snakemake.output.coefficients, z_out, errors, {
     "decomposition": snakemake.output.decomposition, "signals": snakemake.input.heldout, "method": "sae"},

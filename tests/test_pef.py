@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from npeff.models import ParameterSelection, unflatten
-from npeff.pef import compute_pefs, eps_matrix, final_token_activations, reduce_rank
+from npeff.pef import compute_pefs, eps_matrix, eps_subset, final_token_activations, reduce_rank
 from npeff.projection import SparseProjection
 from npeff.tasks import FullVocabTask, LabelTokenTask, SuffixTask
 from tiny_models import left_padded_batch, tiny_llama
@@ -99,6 +99,18 @@ def test_svd_reduced_pef_is_the_best_rank_k_approximation(model, batch):
     torch.testing.assert_close(same, G2)
     with pytest.raises(ValueError, match="SVD rank"):
         reduce_rank(G, 9)
+
+
+def test_an_eps_subset_of_a_larger_pass_equals_the_smaller_pass(model, batch):
+    """Figure 2 derives every EPS of its grid from one pass at the largest (npeff.pef.eps_subset)."""
+    big = compute_pefs(model, batch, FullVocabTask(), rows="eps", n_eps_rows=8, eps_seed=5)
+    for n_rows in (1, 2, 4):
+        small = compute_pefs(model, batch, FullVocabTask(), rows="eps", n_eps_rows=n_rows, eps_seed=5).G
+        torch.testing.assert_close(eps_subset(big.G, n_rows), small, rtol=1e-4, atol=1e-6)
+    # the exact Gram the pass reports is G G^T of its (unprojected) rows: Figure 3's eigenvalues
+    torch.testing.assert_close(big.gram, big.G @ big.G.transpose(1, 2), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="EPS subset"):
+        eps_subset(big.G, 9)
 
 
 def test_projection_is_applied_blockwise_as_gradients_are_produced(model, batch):

@@ -40,10 +40,10 @@ def test_every_declared_output_exists(tiny_run):
         for split in ("heldin", "heldout"):
             for kind in ("pefs", "grads", "acts"):
                 assert (tiny_run / MODEL / kind / t / f"{split}.h5").is_file()
-    for n in (1, 2, 3):
+    for n in range(1, 14):
         for ext in ("csv", "md", "tex"):
             assert (tiny_run / "tables" / f"table{n}.{ext}").stat().st_size > 0
-    for name in ("figure1", "appendix_j", "groundtruth"):
+    for name in ("figure1", "figure2", "figure3", "table11", "appendix_j", "groundtruth"):
         assert (tiny_run / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert (tiny_run / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
     assert list(tiny_run.rglob(".*tmp*")) == []  # no temporary file left behind
@@ -173,6 +173,112 @@ def test_groundtruth_table_scores_every_method_on_every_toy(tiny_run):
     assert "| tms_5_2 (5 mech., 15 params) | NPEFF |" in (tiny_run / "tables" / "groundtruth.md").read_text()
 
 
+def read_table(tiny_run, name):
+    return list(csv.DictReader(open(tiny_run / "tables" / f"{name}.csv")))
+
+
+def test_ablation_tables_4_to_6(tiny_run):
+    cfg = yaml.safe_load(TINY.read_text())
+    rows = read_table(tiny_run, "table4")
+    assert [(int(r["dim"]), int(r["density"])) for r in rows] == [(128, 8), (256, 8)]
+    assert all(0 <= float(r["pred_pct"]) <= 100 and 0 <= float(r["lnp_pct"]) <= 100 for r in rows)
+    # the grid point equal to the main projection reuses the main PEFs; the other is computed
+    assert (tiny_run / MODEL / "ablations/projection/sst2/dim~128_density~8/heldin.h5").is_file()
+    assert not (tiny_run / MODEL / "ablations/projection/sst2/dim~256_density~8").exists()
+    rows = read_table(tiny_run, "table5")
+    assert [(r["task"], int(r["n_components"])) for r in rows] == [("sst2", 2), ("sst2", 4), ("clinc150", 2),
+                                                                   ("clinc150", 3)]
+    for r in rows:
+        assert 0 <= float(r["recon_in"]) <= 1.0 + 1e-6 and 0 <= float(r["recon_out"]) <= 1.0 + 1e-6
+        assert 0 <= float(r["pred_pct"]) <= 100
+    rows = read_table(tiny_run, "table6")
+    assert [int(r["seed"]) for r in rows] == [0, 1]
+    assert all(float(r["kl_ratio"]) > 0 and float(r["norm_ratio"]) > 0 and 0 <= float(r["pred_pct"]) <= 100
+               for r in rows)
+    assert int(rows[0]["n_perturbed"]) <= cfg["perturbation"]["n_components"]
+
+
+def test_runtime_tables_7_and_8_name_the_device(tiny_run):
+    rows = read_table(tiny_run, "table7")
+    assert [r["task"] for r in rows] == TASKS
+    for r in rows:
+        assert all(float(r[k]) > 0 for k in ("pef", "gradient", "activation", "signals_rule_per_example"))
+        assert r["device"].startswith(("CPU", "NVIDIA"))
+    rows = read_table(tiny_run, "table8")
+    assert [(r["method"], r["task"]) for r in rows] == [(m, t) for m in ("npeff", "gnpeff", "gc", "sae") for t in TASKS]
+    for r in rows:
+        assert float(r["step_ms"]) > 0 and float(r["total_s"]) > 0 and r["device"]
+        assert (r["h_only_step_ms"] != "") == (r["method"] in ("npeff", "gnpeff"))
+    assert "Step (ms)" in (tiny_run / "tables" / "table8.md").read_text()
+
+
+def test_tables_9_to_13(tiny_run):
+    rows = read_table(tiny_run, "table9")
+    assert {(r["model"], r["method"], r["task"]) for r in rows} == {("tiny-b", m, "sst2")
+                                                                   for m in ("npeff", "gnpeff", "gc", "sae")}
+    rows = read_table(tiny_run, "table10")
+    assert [(r["method"], r["task"]) for r in rows] == [(m, t) for m in ("npeff", "gnpeff", "gc") for t in TASKS]
+    assert all(0 <= float(r["recon_loss"]) <= 4 for r in rows)
+    rows = read_table(tiny_run, "table11")
+    bins = yaml.safe_load(TINY.read_text())["table11"]["bins"]
+    assert len(rows) == 3 * len(TASKS) * bins
+    for m in ("npeff", "gnpeff", "gc"):
+        for t in TASKS:
+            fractions = [float(r["fraction"]) for r in rows if (r["method"], r["task"]) == (m, t)]
+            assert sum(fractions) == pytest.approx(1.0)
+    for n, counts in ((12, (2, 4)), (13, (2, 3))):
+        rows = read_table(tiny_run, f"table{n}")
+        assert [(int(r["n_components_1"]), int(r["n_components_2"])) for r in rows] == [counts]
+        assert rows[0]["percent"] == "" or 0 <= float(rows[0]["percent"]) <= 100
+
+
+def test_figures_2_and_3_data(tiny_run):
+    rows = list(csv.DictReader(open(tiny_run / "figures" / "figure2.csv")))
+    ranked = {(int(r["eps"]), int(r["svd_rank"])) for r in rows if r["comparison"] == "rank_vs_full_rank"}
+    assert ranked == {(2, 1), (2, 2), (4, 1), (4, 2), (4, 4)}
+    assert {r["comparison"] for r in rows} == {"rank_vs_full_rank", "seed_vs_seed", "full_rank_vs_eps4"}
+    for r in rows:
+        assert 0 < float(r["similarity"]) <= 1 + 1e-9
+        if r["comparison"] == "rank_vs_full_rank" and r["svd_rank"] == r["eps"]:
+            assert float(r["similarity"]) == pytest.approx(1.0)
+    rows = list(csv.DictReader(open(tiny_run / "figures" / "figure3.csv")))
+    values = [float(r["mean_normalised_eigenvalue"]) for r in rows]
+    assert len(values) == 4 and values[0] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(values, values[1:]))  # each example's are sorted, so their means are
+    assert int(rows[0]["n_examples"]) == 16
+
+
+def test_comparison_lists_every_paper_cell_and_the_claims(tiny_run):
+    from npeff.paper.comparison import ARTIFACTS, CLAIMS, expected_slots, layout_from_config, read_cells
+
+    layout = layout_from_config(yaml.safe_load(TINY.read_text()), REPO)
+    paths = {f"table{n}": tiny_run / "tables" / f"table{n}.csv" for n in range(1, 14)}
+    paths.update({f"figure{n}": tiny_run / "figures" / f"figure{n}.csv" for n in (2, 3)})
+    cells = read_cells(paths)
+    for artifact in ARTIFACTS:  # the makers fill exactly the slots the layout predicts
+        assert set(cells[artifact]) == expected_slots(artifact, layout), artifact
+    rows = list(csv.DictReader(open(tiny_run / "comparison.csv")))
+    paper = yaml.safe_load((REPO / "config" / "paper_numbers.yaml").read_text())
+    assert {(r["table"], r["cell"]) for r in rows} >= {(t, c) for t, v in paper.items() for c in (v or {})}
+    doc = (tiny_run / "comparison.md").read_text()
+    assert doc.count("| pass |") + doc.count("| FAIL |") + doc.count("| not checked") >= len(CLAIMS)
+    assert "## Table5" in doc
+
+
+def test_the_report_bundles_every_table_and_figure(tiny_run):
+    work = tiny_run.parent.parent
+    result = snakemake(["--configfile", str(TINY), "--report", "report.zip"], cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import zipfile
+
+    names = zipfile.ZipFile(work / "report.zip").namelist()
+    for n in range(1, 14):
+        assert any(name.endswith(f"table{n}.csv") for name in names), n
+    for name in ("figure1", "figure2", "figure3", "table11", "appendix_j", "groundtruth"):
+        assert any(x.endswith(f"{name}.png") for x in names), name
+    assert any(x.endswith("comparison.md") for x in names)
+
+
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
 def test_dry_run_plans_the_whole_dag(configfile, tmp_path):
     result = snakemake(["--configfile", str(REPO / configfile), "--cores", "1", "-n"], cwd=tmp_path)
@@ -189,7 +295,9 @@ def test_the_slurm_profile_plans_the_paper_jobs_with_gpus(tmp_path):
                         "--sdm", "env-modules", "--directory", str(tmp_path)], cwd=REPO)
     assert result.returncode == 0, result.stdout[-3000:]
     decompose = [block for block in result.stdout.split("\nrule ") if block.startswith("decompose:")]
-    assert len(decompose) == 12  # NPEFF and G-NPEFF: four tasks of the 360M model, two of the 1.7B
+    # NPEFF and G-NPEFF: four tasks of the 360M model, two of the 1.7B (12), the component grid's other
+    # counts on SST2 and CLINC150 (6 + 6) and two more seeds on SST2 (2)
+    assert len(decompose) == 26
     yat = next(b for b in decompose if "task=yat" in b and "method=npeff" in b and "model=smollm2-360m" in b)
     assert "gpu=4" in yat and "slurm_partition=gpu" in yat and "cpus_per_gpu=8" in yat
     blocks = result.stdout.split("\nrule ")

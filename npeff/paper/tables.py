@@ -23,6 +23,20 @@ def fmt(value, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+def geometric_mean(values) -> float | None:
+    """Of positive ratios (floored at 1e-30); None for no values, so an empty cell shows as missing."""
+    values = list(values)
+    return math.exp(sum(math.log(max(v, 1e-30)) for v in values) / len(values)) if values else None
+
+
+def write_table(outputs, rows: list[dict], header: list[str], body: list[list[str]], caption: str, label: str) -> None:
+    """rows to outputs.csv; the formatted table to outputs.md and outputs.tex."""
+    write_csv(Path(outputs.csv), rows)
+    write_text(Path(outputs.md), markdown_table(header, body, caption))
+    write_text(Path(outputs.tex), latex_table(header, body, caption, label))
+    print(markdown_table(header, body, caption))
+
+
 def write_csv(path: Path, rows: list[dict], fieldnames: list[str] | None = None) -> None:
     """rows as CSV; fieldnames default to the first row's keys (needed when rows is empty)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:

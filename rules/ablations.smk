@@ -1,0 +1,120 @@
+# Ablation grids (Section 4, Appendices E and H), each a Paramspace over a TSV under config/ablations/.
+#   projection_dim  Table 4        PEFs under other projections -> NPEFF -> held-out tunings
+#   n_components    Tables 5,12,13 the main decompose / fit_coefficients / tunings rules at other C
+#   seeds           Table 6        the main rules (tunings, perturbations) at other seeds
+#   eps_rank        Figures 2, 3   one pass at the largest EPS; every (EPS, SVD rank) derived from it
+
+
+rule projection_pefs:
+    input:
+        model=f"{RES}/models/{{model}}",
+        examples=f"{RESULTS}/data/{{task}}/{{split}}.jsonl",
+        info=f"{RESULTS}/data/{{task}}/info.json",
+    output:
+        pefs=f"{RESULTS}/{{model}}/ablations/projection/{{task}}/{PROJECTION_GRID.wildcard_pattern}/{{split}}.h5",
+    params:
+        task=lambda wc: task_cfg(wc.task),
+        parameters=lambda wc: model_parameters(wc.model),
+        projection=lambda wc: {**config["projection"], "dim": int(wc.dim), "density": int(wc.density)},
+        batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
+        model_name=lambda wc: wc.model,
+    wildcard_constraints:
+        split="heldin|heldout",
+        dim=r"\d+",
+        density=r"\d+",
+    threads: 2
+    resources:
+        gpu=config["gpus_per_job"],
+    log:
+        log_path("projection_pefs", "{model}", "{task}", "dim{dim}", "density{density}", "{split}"),
+    benchmark:
+        bench_path("projection_pefs", "{model}", "{task}", "dim{dim}", "density{density}", "{split}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/signals.py"
+
+
+rule projection_npeff:
+    input:
+        heldin=lambda wc: projection_pefs(wc, "heldin"),
+        heldout=lambda wc: projection_pefs(wc, "heldout"),
+    output:
+        f"{RESULTS}/{{model}}/ablations/projection/{{task}}/{PROJECTION_GRID.wildcard_pattern}/npeff_c{{C}}_s{{seed}}.json",
+    params:
+        settings=config["decomposition"],
+        coefficient_steps=config["coefficients"]["steps"],
+        top_k=config["tunings"]["top_k"],
+        min_coefficient=config["tunings"]["min_coefficient"],
+    wildcard_constraints:
+        dim=r"\d+",
+        density=r"\d+",
+        C=r"\d+",
+        seed=r"\d+",
+    threads: 2
+    resources:
+        gpu=config["gpus_per_job"],
+    log:
+        log_path("projection_npeff", "{model}", "{task}", "dim{dim}", "density{density}", "c{C}", "s{seed}"),
+    benchmark:
+        bench_path("projection_npeff", "{model}", "{task}", "dim{dim}", "density{density}", "c{C}", "s{seed}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/projection_npeff.py"
+
+
+rule eps_pefs:
+    input:
+        model=f"{RES}/models/{{model}}",
+        examples=f"{RESULTS}/data/{{task}}/{{split}}.jsonl",
+        info=f"{RESULTS}/data/{{task}}/info.json",
+    output:
+        pefs=f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/eps{{eps}}_{{split}}.h5",
+    params:
+        task=lambda wc: {**task_cfg(wc.task), "eps_rows": int(wc.eps), "svd_rank": None},
+        parameters=lambda wc: model_parameters(wc.model),
+        projection=lambda wc: task_projection(wc.task),
+        batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
+        model_name=lambda wc: wc.model,
+        n_examples=EPS_SETTINGS["n_examples"],
+        eigenvalues=True,
+    wildcard_constraints:
+        split="heldin",
+        eps=r"\d+",
+    threads: 2
+    resources:
+        gpu=config["gpus_per_job"],
+    log:
+        log_path("eps_pefs", "{model}", "{task}", "eps{eps}", "{split}"),
+    benchmark:
+        bench_path("eps_pefs", "{model}", "{task}", "eps{eps}", "{split}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/signals.py"
+
+
+rule eps_rank_decompose:
+    input:
+        f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/eps{EPS_MAX}_heldin.h5",
+    output:
+        f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/{EPS_GRID.wildcard_pattern}/npeff_c{{C}}_s{{seed}}.h5",
+    params:
+        settings=config["decomposition"],
+    wildcard_constraints:
+        eps=r"\d+",
+        svd_rank=r"\d+",
+        C=r"\d+",
+        seed=r"\d+",
+    threads: 2
+    resources:
+        gpu=config["gpus_per_job"],
+    log:
+        log_path("eps_rank_decompose", "{model}", "{task}", "eps{eps}", "rank{svd_rank}", "c{C}", "s{seed}"),
+    benchmark:
+        bench_path("eps_rank_decompose", "{model}", "{task}", "eps{eps}", "rank{svd_rank}", "c{C}", "s{seed}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/eps_rank_decompose.py"

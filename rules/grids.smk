@@ -1,0 +1,134 @@
+# Ablation grids (Paramspace over config/ablations/*.tsv) and the inputs of the tables built on them.
+
+
+GRID_COLUMNS = {"projection_dim": ["dim", "density"], "n_components": ["task", "n_components"], "seeds": ["seed"],
+                "eps_rank": ["eps", "svd_rank"]}
+
+
+def grid_path(path):
+    """A grid TSV: absolute, relative to the working directory, or to the workflow (config/ablations/)."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    return os.path.join(workflow.basedir, path)
+
+
+def load_grid(name):
+    """ablations.<name>.grid as a Paramspace over its rows, each setting checked with a clear message."""
+    path = config["ablations"][name]["grid"]
+    where = f"config key 'ablations.{name}.grid' ({path})"
+    try:
+        df = pd.read_csv(grid_path(path), sep="\t", dtype=str)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise ValueError(f"{where}: cannot read a tab-separated grid: {e}") from None
+    if list(df.columns) != GRID_COLUMNS[name]:
+        raise ValueError(f"{where}: columns must be {GRID_COLUMNS[name]}, found {list(df.columns)}")
+    if df.empty or df.duplicated().any():
+        raise ValueError(f"{where}: needs at least one row and no repeated rows")
+    for col in df.columns:
+        if col == "task":
+            bad = sorted(set(df[col]) - set(TASKS))
+            if bad:
+                raise ValueError(f"{where}: tasks {bad} are not among the config's tasks {TASKS}")
+        elif not df[col].str.fullmatch(r"[1-9]\d*|0").all():
+            raise ValueError(f"{where}: column {col!r} must hold non-negative integers, found {df[col].tolist()}")
+    if name == "eps_rank" and (df["svd_rank"].astype(int) > df["eps"].astype(int)).any():
+        raise ValueError(f"{where}: svd_rank must not exceed eps in any row")
+    if name in ("projection_dim", "eps_rank") and (df[GRID_COLUMNS[name]].astype(int) < 1).any().any():
+        raise ValueError(f"{where}: every value must be >= 1")
+    return Paramspace(df, filename_params="*")
+
+
+def ablation_task(name):
+    task = config["ablations"][name]["task"]
+    if task not in TASKS:
+        raise ValueError(f"config key 'ablations.{name}.task': {task!r} is not among the config's tasks {TASKS}")
+    return task
+
+
+PROJECTION_GRID = load_grid("projection_dim")
+COMPONENTS_GRID = load_grid("n_components")
+SEEDS_GRID = load_grid("seeds")
+EPS_GRID = load_grid("eps_rank")
+
+
+PROJECTION_TASK = ablation_task("projection_dim")
+SEEDS_TASK = ablation_task("seeds")
+EPS_TASK = ablation_task("eps_rank")
+EPS_SETTINGS = config["ablations"]["eps_rank"]
+EPS_MAX = int(EPS_GRID.dataframe["eps"].astype(int).max())
+
+
+def task_projection(task):
+    return {**config["projection"], "dim": task_cfg(task).get("projection_dim", config["projection"]["dim"])}
+
+
+def projection_pefs(wc, split):
+    """The main PEFs when the grid point is the task's own projection: computed once."""
+    main = task_projection(wc.task)
+    if (int(wc.dim), int(wc.density)) == (main["dim"], main["density"]):
+        return f"{RESULTS}/{wc.model}/pefs/{wc.task}/{split}.h5"
+    return f"{RESULTS}/{wc.model}/ablations/projection/{wc.task}/dim~{wc.dim}_density~{wc.density}/{split}.h5"
+
+
+def projection_results(model=MAIN_MODEL):
+    task, seed = PROJECTION_TASK, config["decomposition"]["seeds"][0]
+    C = task_cfg(task)["n_components"]
+    return [f"{RESULTS}/{model}/ablations/projection/{task}/{point}/npeff_c{C}_s{seed}.json"
+            for point in PROJECTION_GRID.instance_patterns]
+
+
+def grid_components(task):
+    df = COMPONENTS_GRID.dataframe
+    return sorted(int(c) for c in df.loc[df["task"] == task, "n_components"])
+
+
+def components_entries():
+    """(task, C, decomposition name) of every n_components grid row, at the first seed."""
+    seed = config["decomposition"]["seeds"][0]
+    return [(t, int(c), f"npeff_c{int(c)}_s{seed}") for t, c in COMPONENTS_GRID.dataframe.itertuples(index=False)]
+
+
+def seed_entries():
+    C = task_cfg(SEEDS_TASK)["n_components"]
+    return [(int(s), f"npeff_c{C}_s{int(s)}") for s in SEEDS_GRID.dataframe["seed"]]
+
+
+def eps_rank_decompositions():
+    """{(eps, svd_rank, seed): path}: every grid point at the first seed, the full-rank points
+    (svd_rank = eps) also at the second."""
+    first, second = EPS_SETTINGS["seeds"]
+    C = EPS_SETTINGS["n_components"]
+    base = f"{MAIN}/ablations/eps_rank/{EPS_TASK}"
+    paths = {}
+    for (eps, rank), point in zip(EPS_GRID.dataframe.astype(int).itertuples(index=False), EPS_GRID.instance_patterns):
+        for seed in [first] + ([second] if rank == eps else []):
+            paths[(eps, rank, seed)] = f"{base}/{point}/npeff_c{C}_s{seed}.h5"
+    return paths
+
+
+# every decomposition Tables 7-8 time, per method: (rule that benchmarks it, its benchmark wildcards)
+TIMED_METHODS = {"npeff": "decompose", "gnpeff": "decompose", "gc": "cluster_gradients", "sae": "train_sae"}
+
+
+def timing_entries():
+    entries = []
+    for method, rule_name in TIMED_METHODS.items():
+        for task, name in main_decompositions(method):
+            C, seed = name.split("_")[1][1:], name.split("_")[2][1:]
+            parts = [MAIN_MODEL, task] + ([method] if rule_name == "decompose" else []) + [f"c{C}", f"s{seed}"]
+            entries.append({"method": method, "task": task, "decomposition": f"{MAIN}/decomp/{task}/{name}.h5",
+                            "benchmark": bench_path(rule_name, *parts)})
+    return entries
+
+
+TABLE9_ENTRIES = [{"model": model, "method": m, "task": t, "decomposition": n} for model, spec in MODELS.items()
+                  if model != MAIN_MODEL for m in METHODS for t, n in main_decompositions(m, spec["tasks"])]
+
+
+SPLIT_TABLES = {12: "sst2", 13: "clinc150"}  # Appendix H: the component-split tables and their tasks
+
+
+def split_inputs(n):
+    task, seed = SPLIT_TABLES[n], config["decomposition"]["seeds"][0]
+    return {"coefficients": [f"{MAIN}/coeffs/{task}/npeff_c{c}_s{seed}.h5" for c in grid_components(task)],
+            "heldout": f"{MAIN}/pefs/{task}/heldout.h5"}

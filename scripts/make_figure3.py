@@ -1,0 +1,38 @@
+"""Rule make_figure3: mean decay of the PEFs' normalised eigenvalues at the largest EPS (Figure 3).
+
+Each example's eigenvalues are those of the exact Gram matrix G G^T of its EPS rows (the PEF's
+nonzero spectrum, before projection), divided by the largest; the curve is their mean.
+"""
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from _common import start
+
+start(snakemake)
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from npeff import io  # noqa: E402
+from npeff._atomic import atomic_path  # noqa: E402
+from npeff.paper.tables import TASK_TITLES, write_csv  # noqa: E402
+
+p, out = snakemake.params, snakemake.output
+arrays, _ = io.read_pefs(snakemake.input[0])
+if "gram_eigenvalues" not in arrays:
+    raise ValueError(f"{snakemake.input[0]} has no gram_eigenvalues: it was not made by the eps_pefs rule")
+eig = np.clip(arrays["gram_eigenvalues"].astype(np.float64), 0, None)  # [m, R] descending
+top = eig[:, :1]
+normalised = eig[top[:, 0] > 0] / top[top[:, 0] > 0]
+mean, std = normalised.mean(0), normalised.std(0)
+write_csv(Path(out.csv), [{"index": i + 1, "mean_normalised_eigenvalue": float(v), "std": float(s),
+                           "n_examples": len(normalised)} for i, (v, s) in enumerate(zip(mean, std))])
+fig, ax = plt.subplots(figsize=(4.2, 3.0))
+ax.semilogy(np.arange(1, len(mean) + 1), np.maximum(mean, 1e-12), marker="o", markersize=3)
+ax.set_xlabel("eigenvalue index"), ax.set_ylabel("mean normalised eigenvalue")
+ax.set_title(f"{TASK_TITLES.get(p.task, p.task)}, EPS {p.eps}: {len(normalised)} PEFs (config {p.config_name})",
+             fontsize=8)
+fig.tight_layout()
+for key in ("pdf", "png"):
+    with atomic_path(Path(out[key])) as tmp:
+        fig.savefig(tmp, format=key, dpi=150)

@@ -1,0 +1,22 @@
+"""Rule make_table4: NPEFF tunings as the projected dimension varies (Table 4)."""
+import json
+from pathlib import Path
+
+from _common import start
+
+start(snakemake)
+from npeff.paper.tables import fmt, task_title, write_table  # noqa: E402
+
+p = snakemake.params
+rows = [json.loads(Path(path).read_text()) for path in snakemake.input.results]
+rows = sorted(({k: r[k] for k in ("dim", "density", "n_components", "pred_pct", "lnp_pct", "n_eligible",
+                                  "recon_in", "recon_out")} | {"dense": r["density"] >= r["dim"]} for r in rows),
+              key=lambda r: (r["dim"], r["density"]))
+info = json.loads(Path(snakemake.input.info).read_text())
+header = ["Projected dim", "Projection", "Pred", "LnP"]
+body = [[str(r["dim"]), "dense" if r["dense"] else f"sparse, density {r['density']}", fmt(r["pred_pct"]),
+         fmt(r["lnp_pct"])] for r in rows]
+caption = (f"Table 4: held-out component tunings (%) of NPEFF on {task_title(p.task, info)} with "
+           f"{rows[0]['n_components']} components as the random projection's dimension varies; "
+           f"model {p.model_name}, config {p.config_name}")
+write_table(snakemake.output, rows, header, body, caption, "tab:projection-dim")
