@@ -59,7 +59,7 @@ for _n in range(1, 14):
 
 rule figure1:
     input:
-        figure1_outputs(),
+        figure_outputs(1),
 
 
 rule figure2:

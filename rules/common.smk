@@ -1,12 +1,9 @@
 # Helpers shared by the rules: config checks with clear messages, paths, targets.
+import os
 import sys
 
-import os
-
 import jsonschema
-import pandas as pd
 import yaml
-from snakemake.utils import Paramspace
 
 sys.path.insert(0, workflow.basedir)  # npeff's torch-free modules, installed or not
 from npeff.data import PACKAGES as SOURCE_PACKAGES  # the PyPI archive each offline source reads
@@ -74,12 +71,6 @@ def model_label_infos(wildcards):
 def model_inputs(wildcards):
     spec = MODELS[wildcards.model]
     return [package_dir(spec["package"])] if spec["source"] == "gguf_package" else []
-
-
-def extra_model_outputs():
-    """The tunings of every method for each extra model's tasks (Table 9's inputs)."""
-    return [f"{RESULTS}/{name}/tunings/{t}/{n}.csv" for name, spec in MODELS.items() if name != MAIN_MODEL
-            for m in METHODS for t, n in main_decompositions(m, spec["tasks"])]
 
 
 def data_inputs(wildcards):
@@ -152,10 +143,6 @@ def table_outputs(n):
     return expand(f"{RESULTS}/tables/table{n}.{{ext}}", ext=["csv", "md", "tex"])
 
 
-def figure1_outputs():
-    return expand(f"{RESULTS}/figures/figure1.{{ext}}", ext=["pdf", "png"])
-
-
 def appendix_j_outputs():
     return [f"{RESULTS}/appendix_j.md", f"{RESULTS}/figures/appendix_j.pdf", f"{RESULTS}/figures/appendix_j.png"]
 
@@ -208,7 +195,7 @@ def table_target(n):
 
 
 def all_outputs():
-    outputs = figure1_outputs() + appendix_j_outputs() + groundtruth_outputs() + comparison_outputs()
+    outputs = figure_outputs(1) + appendix_j_outputs() + groundtruth_outputs() + comparison_outputs()
     outputs += figure_outputs(2) + figure_outputs(3) + table11_figure_outputs()
     return outputs + [out for n in table_numbers() for out in table_outputs(n)]
 

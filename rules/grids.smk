@@ -1,4 +1,6 @@
 # Ablation grids (Paramspace over config/ablations/*.tsv) and the inputs of the tables built on them.
+import pandas as pd
+from snakemake.utils import Paramspace
 
 
 GRID_COLUMNS = {"projection_dim": ["dim", "density"], "n_components": ["task", "n_components"], "seeds": ["seed"],

@@ -3,7 +3,6 @@
 
 localrules:
     make_table4,
-    make_table5,
     make_table6,
     make_table7,
     make_table8,
@@ -48,10 +47,12 @@ rule make_table5:
         config_name=config["name"],
         model_name=MAIN_MODEL,
     threads: 2
+    resources:
+        gpu=config["gpus_per_job"],  # held-in reconstruction losses: every held-in PEF against each decomposition
     log:
         log_path("make_table5"),
     conda:
-        "../envs/analysis.yaml"
+        "../envs/gpu.yaml"
     script:
         "../scripts/make_table5.py"
 

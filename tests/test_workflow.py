@@ -322,6 +322,19 @@ def test_a_single_target_builds_only_what_it_needs(tmp_path):
     jobs = {line.split()[0] for line in result.stdout.splitlines() if re.match(r"^\w+\s+\d+$", line)}
     assert jobs - {"total"} == {"groundtruth_toy", "make_groundtruth", "groundtruth"}, jobs  # no LM rule
 
+    def planned(target):
+        result = snakemake(["--configfile", str(TINY), "--cores", "1", "-n", target], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return {line.split()[0] for line in result.stdout.splitlines() if re.match(r"^\w+\s+\d+$", line)} - {"total"}
+
+    assert planned("table5") == {"prepare_model", "prepare_task", "signals", "decompose", "fit_coefficients",
+                                 "tunings", "make_table5", "table5"}
+    assert planned("figure2") == {"prepare_model", "prepare_task", "eps_pefs", "eps_rank_decompose", "make_figure2",
+                                  "figure2"}
+    assert planned("table4") == {"prepare_model", "prepare_task", "signals", "projection_pefs", "projection_npeff",
+                                 "make_table4", "table4"}
+    assert {"make_table9", "make_table12", "make_comparison"} <= planned("comparison")
+
 
 def test_another_configfile_replaces_the_default_instead_of_merging(tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
@@ -375,3 +388,21 @@ def test_a_malformed_config_names_the_key(change, key, tmp_path):
     assert result.returncode != 0
     output = result.stdout + result.stderr  # Snakemake 9 reports errors on stdout
     assert f"config key '{key}'" in output, output[-2000:]
+
+
+@pytest.mark.parametrize("grid,text,message", [
+    ("n_components", "task\tcomponents\nsst2\t4\n", "columns must be ['task', 'n_components']"),
+    ("n_components", "task\tn_components\nmnli\t4\n", "tasks ['mnli'] are not among the config's tasks"),
+    ("eps_rank", "eps\tsvd_rank\n2\t4\n", "svd_rank must not exceed eps"),
+    ("seeds", "seed\nfirst\n", "column 'seed' must hold non-negative integers"),
+    ("projection_dim", "dim\tdensity\n", "needs at least one row"),
+])
+def test_a_malformed_grid_names_its_config_key(grid, text, message, tmp_path):
+    (tmp_path / "grid.tsv").write_text(text)
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["ablations"][grid]["grid"] = str(tmp_path / "grid.tsv")
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    result = snakemake(["--configfile", str(tmp_path / "bad.yaml"), "--cores", "1", "-n"], cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and f"config key 'ablations.{grid}.grid'" in output and message in output, \
+        output[-2000:]
