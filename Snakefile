@@ -18,11 +18,13 @@ if not workflow.overwrite_configfiles:
 
 
 include: "rules/common.smk"
-include: "rules/grids.smk"
 
 
 check_config(config, workflow.source_path("config/schema.yaml"))
 validate(config, "config/schema.yaml", set_default=True)
+
+
+include: "rules/grids.smk"  # reads the validated config (defaults filled)
 
 
 wildcard_constraints:
@@ -64,11 +66,13 @@ rule figure1:
 
 rule figure2:
     input:
+        require_ablation("eps_rank", EPS_TASK),
         figure_outputs(2),
 
 
 rule figure3:
     input:
+        require_ablation("eps_rank", EPS_TASK),
         figure_outputs(3),
 
 

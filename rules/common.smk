@@ -174,7 +174,8 @@ def table11_figure_outputs():
 def table_numbers():
     """The tables this config can make: Table 3 needs the ICL task, Table 9 an extra model, Tables 12
     and 13 at least two component counts of SST2 and CLINC150 in the n_components grid."""
-    missing = {3: not icl_task(), 9: len(MODELS) == 1, 12: len(grid_components("sst2")) < 2,
+    missing = {3: not icl_task(), 4: PROJECTION_TASK is None, 5: COMPONENTS_GRID.dataframe.empty,
+               6: SEEDS_TASK is None, 9: len(MODELS) == 1, 12: len(grid_components("sst2")) < 2,
                13: len(grid_components("clinc150")) < 2}
     return [n for n in range(1, 14) if not missing.get(n)]
 
@@ -185,6 +186,9 @@ def table_target(n):
     def files(wildcards):
         if n not in table_numbers():
             why = {3: f"the ICL task '{config['icl']['task']}' (config key icl.task) among the config's tasks",
+                   4: f"the task '{config['ablations']['projection_dim']['task']}' (ablations.projection_dim.task)",
+                   5: "a row of a configured task in the n_components grid (ablations.n_components.grid)",
+                   6: f"the task '{config['ablations']['seeds']['task']}' (ablations.seeds.task)",
                    9: "a second model (config key extra_models)",
                    12: "two or more SST2 rows in the n_components grid (config key ablations.n_components.grid)",
                    13: "two or more CLINC150 rows in the n_components grid (config key ablations.n_components.grid)"}
@@ -196,7 +200,7 @@ def table_target(n):
 
 def all_outputs():
     outputs = figure_outputs(1) + appendix_j_outputs() + groundtruth_outputs() + comparison_outputs()
-    outputs += figure_outputs(2) + figure_outputs(3) + table11_figure_outputs()
+    outputs += table11_figure_outputs() + (figure_outputs(2) + figure_outputs(3) if EPS_TASK else [])
     return outputs + [out for n in table_numbers() for out in table_outputs(n)]
 
 

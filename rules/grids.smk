@@ -3,6 +3,7 @@ import pandas as pd
 from snakemake.utils import Paramspace
 
 
+KNOWN_TASKS = ["sst2", "yat", "clinc150", "triviaqa"]  # the schema's task names
 GRID_COLUMNS = {"projection_dim": ["dim", "density"], "n_components": ["task", "n_components"], "seeds": ["seed"],
                 "eps_rank": ["eps", "svd_rank"]}
 
@@ -28,23 +29,39 @@ def load_grid(name):
         raise ValueError(f"{where}: needs at least one row and no repeated rows")
     for col in df.columns:
         if col == "task":
-            bad = sorted(set(df[col]) - set(TASKS))
+            bad = sorted(set(df[col]) - set(KNOWN_TASKS))
             if bad:
-                raise ValueError(f"{where}: tasks {bad} are not among the config's tasks {TASKS}")
+                raise ValueError(f"{where}: tasks {bad} are none of {KNOWN_TASKS}")
         elif not df[col].str.fullmatch(r"[1-9]\d*|0").all():
             raise ValueError(f"{where}: column {col!r} must hold non-negative integers, found {df[col].tolist()}")
     if name == "eps_rank" and (df["svd_rank"].astype(int) > df["eps"].astype(int)).any():
         raise ValueError(f"{where}: svd_rank must not exceed eps in any row")
     if name in ("projection_dim", "eps_rank") and (df[GRID_COLUMNS[name]].astype(int) < 1).any().any():
         raise ValueError(f"{where}: every value must be >= 1")
+    if "task" in df.columns:  # rows of tasks this config does not run are left out (a grid serves many configs)
+        df = df[df["task"].isin(TASKS)].reset_index(drop=True)
     return Paramspace(df, filename_params="*")
 
 
 def ablation_task(name):
+    """The ablation's task, or None when this config does not run it (the ablation's outputs are then
+    left out of `all`, and asking for them says why)."""
     task = config["ablations"][name]["task"]
-    if task not in TASKS:
-        raise ValueError(f"config key 'ablations.{name}.task': {task!r} is not among the config's tasks {TASKS}")
-    return task
+    if task not in KNOWN_TASKS:
+        raise ValueError(f"config key 'ablations.{name}.task': {task!r} is none of {KNOWN_TASKS}")
+    return task if task in TASKS else None
+
+
+def require_ablation(name, task):
+    """Input function of a target: its files, or an error naming the missing task."""
+
+    def check(wildcards):
+        if task is None:
+            raise ValueError(f"this needs the task '{config['ablations'][name]['task']}' (config key "
+                             f"ablations.{name}.task) among the config's tasks {TASKS}")
+        return []
+
+    return check
 
 
 PROJECTION_GRID = load_grid("projection_dim")
@@ -57,6 +74,9 @@ PROJECTION_TASK = ablation_task("projection_dim")
 SEEDS_TASK = ablation_task("seeds")
 EPS_TASK = ablation_task("eps_rank")
 EPS_SETTINGS = config["ablations"]["eps_rank"]
+if EPS_SETTINGS["seeds"][0] == EPS_SETTINGS["seeds"][1]:
+    raise ValueError("config key 'ablations.eps_rank.seeds': the two seeds must differ (the second is compared "
+                     "with the first)")
 EPS_MAX = int(EPS_GRID.dataframe["eps"].astype(int).max())
 
 
@@ -74,6 +94,8 @@ def projection_pefs(wc, split):
 
 def projection_results(model=MAIN_MODEL):
     task, seed = PROJECTION_TASK, config["decomposition"]["seeds"][0]
+    if task is None:
+        return []
     C = task_cfg(task)["n_components"]
     return [f"{RESULTS}/{model}/ablations/projection/{task}/{point}/npeff_c{C}_s{seed}.json"
             for point in PROJECTION_GRID.instance_patterns]
@@ -91,6 +113,8 @@ def components_entries():
 
 
 def seed_entries():
+    if SEEDS_TASK is None:
+        return []
     C = task_cfg(SEEDS_TASK)["n_components"]
     return [(int(s), f"npeff_c{C}_s{int(s)}") for s in SEEDS_GRID.dataframe["seed"]]
 
@@ -116,7 +140,7 @@ def timing_entries():
     entries = []
     for method, rule_name in TIMED_METHODS.items():
         for task, name in main_decompositions(method):
-            C, seed = name.split("_")[1][1:], name.split("_")[2][1:]
+            C, seed = task_cfg(task)["n_components"], config["decomposition"]["seeds"][0]  # as in `name`
             parts = [MAIN_MODEL, task] + ([method] if rule_name == "decompose" else []) + [f"c{C}", f"s{seed}"]
             entries.append({"method": method, "task": task, "decomposition": f"{MAIN}/decomp/{task}/{name}.h5",
                             "benchmark": bench_path(rule_name, *parts)})

@@ -235,7 +235,7 @@ rule make_comparison:
     input:
         paper=os.path.join(workflow.basedir, "config", "paper_numbers.yaml"),
         tables=[f"{RESULTS}/tables/table{n}.csv" for n in table_numbers()],
-        figures=[f"{RESULTS}/figures/figure{n}.csv" for n in (2, 3)],
+        figures=[f"{RESULTS}/figures/figure{n}.csv" for n in ((2, 3) if EPS_TASK else ())],
     output:
         md=report(f"{RESULTS}/comparison.md", caption="../report/comparison.rst", category="Comparison"),
         csv=f"{RESULTS}/comparison.csv",

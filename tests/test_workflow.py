@@ -392,7 +392,7 @@ def test_a_malformed_config_names_the_key(change, key, tmp_path):
 
 @pytest.mark.parametrize("grid,text,message", [
     ("n_components", "task\tcomponents\nsst2\t4\n", "columns must be ['task', 'n_components']"),
-    ("n_components", "task\tn_components\nmnli\t4\n", "tasks ['mnli'] are not among the config's tasks"),
+    ("n_components", "task\tn_components\nmnli\t4\n", "tasks ['mnli'] are none of"),
     ("eps_rank", "eps\tsvd_rank\n2\t4\n", "svd_rank must not exceed eps"),
     ("seeds", "seed\nfirst\n", "column 'seed' must hold non-negative integers"),
     ("projection_dim", "dim\tdensity\n", "needs at least one row"),
