@@ -184,7 +184,7 @@ def test_ablation_tables_4_to_6(tiny_run):
     assert all(0 <= float(r["pred_pct"]) <= 100 and 0 <= float(r["lnp_pct"]) <= 100 for r in rows)
     # the grid point equal to the main projection reuses the main PEFs; the other is computed
     assert (tiny_run / MODEL / "ablations/projection/sst2/dim~128_density~8/heldin.h5").is_file()
-    assert not (tiny_run / MODEL / "ablations/projection/sst2/dim~256_density~8").exists()
+    assert not (tiny_run / MODEL / "ablations/projection/sst2/dim~256_density~8/heldin.h5").exists()
     rows = read_table(tiny_run, "table5")
     assert [(r["task"], int(r["n_components"])) for r in rows] == [("sst2", 2), ("sst2", 4), ("clinc150", 2),
                                                                    ("clinc150", 3)]
@@ -238,7 +238,7 @@ def test_figures_2_and_3_data(tiny_run):
     assert ranked == {(2, 1), (2, 2), (4, 1), (4, 2), (4, 4)}
     assert {r["comparison"] for r in rows} == {"rank_vs_full_rank", "seed_vs_seed", "full_rank_vs_eps4"}
     for r in rows:
-        assert 0 < float(r["similarity"]) <= 1 + 1e-9
+        assert 0 < float(r["similarity"]) <= 1 + 1e-6  # cosines of float32 vectors
         if r["comparison"] == "rank_vs_full_rank" and r["svd_rank"] == r["eps"]:
             assert float(r["similarity"]) == pytest.approx(1.0)
     rows = list(csv.DictReader(open(tiny_run / "figures" / "figure3.csv")))
