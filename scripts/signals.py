@@ -1,6 +1,7 @@
-"""Rules signals and ablation_pefs: projected LRM-PEFs, predicted-class gradients and final-token
-activations. The ablation rules ask for the PEFs alone (no grads / acts outputs), possibly of the
-first params.n_examples examples only, and possibly with the exact Gram eigenvalues (Figure 3)."""
+"""Rules signals, projection_pefs and eps_pefs: projected LRM-PEFs, predicted-class gradients and
+final-token activations. The ablation rules ask for the PEFs alone (no grads / acts outputs),
+eps_pefs of the first params.n_examples examples only, with the exact Gram eigenvalues (Figure 3).
+The signals rule also times each object alone on the held-in split (Table 7)."""
 import dataclasses
 import json
 
