@@ -61,19 +61,19 @@ for _n in range(1, 14):
 
 rule figure1:
     input:
-        figure_outputs(1),
+        figure_outputs("figure1"),
 
 
 rule figure2:
     input:
         require_ablation("eps_rank", EPS_TASK),
-        figure_outputs(2),
+        figure_outputs("figure2"),
 
 
 rule figure3:
     input:
         require_ablation("eps_rank", EPS_TASK),
-        figure_outputs(3),
+        figure_outputs("figure3"),
 
 
 rule appendix_j:

@@ -115,6 +115,11 @@ def perturbation_setting(task, key):
     return task_cfg(task).get(f"perturbation_{key}", config["perturbation"][key])
 
 
+def task_projection(task):
+    """projection settings of a task: the config's, with the task's projection_dim override."""
+    return {**config["projection"], "dim": task_cfg(task).get("projection_dim", config["projection"]["dim"])}
+
+
 def icl_task():
     """The task of Table 3, or None when the config does not have it."""
     task = config["icl"]["task"]
@@ -130,21 +135,26 @@ def table_files(n, caption=None):
     return {"csv": csv_path, "md": f"{RESULTS}/tables/{name}.md", "tex": f"{RESULTS}/tables/{name}.tex"}
 
 
-def figure_files(name, caption, extra=()):
-    """A figure's PDF, PNG (in the report) and the extras named (e.g. its data as CSV)."""
-    files = {"pdf": f"{RESULTS}/figures/{name}.pdf",
-             "png": report(f"{RESULTS}/figures/{name}.png", caption=f"../report/{caption}", category="Figures",
-                           labels={"figure": name})}
+def figure_files(name, caption=None, extra=()):
+    """A figure's PDF, PNG (in the report when a caption is given) and the extras named (e.g. its data as CSV)."""
+    png_path = f"{RESULTS}/figures/{name}.png"
+    if caption:
+        png_path = report(png_path, caption=f"../report/{caption}", category="Figures", labels={"figure": name})
+    files = {"pdf": f"{RESULTS}/figures/{name}.pdf", "png": png_path}
     files.update({ext: f"{RESULTS}/figures/{name}.{ext}" for ext in extra})
     return files
 
 
 def table_outputs(n):
-    return expand(f"{RESULTS}/tables/table{n}.{{ext}}", ext=["csv", "md", "tex"])
+    return list(table_files(n).values())
+
+
+def figure_outputs(name):
+    return list(figure_files(name).values())
 
 
 def appendix_j_outputs():
-    return [f"{RESULTS}/appendix_j.md", f"{RESULTS}/figures/appendix_j.pdf", f"{RESULTS}/figures/appendix_j.png"]
+    return [f"{RESULTS}/appendix_j.md"] + figure_outputs("appendix_j")
 
 
 def groundtruth_runs():
@@ -155,20 +165,11 @@ def groundtruth_runs():
 
 
 def groundtruth_outputs():
-    return expand(f"{RESULTS}/tables/groundtruth.{{ext}}", ext=["csv", "md", "tex"]) + expand(
-        f"{RESULTS}/figures/groundtruth.{{ext}}", ext=["pdf", "png"])
-
-
-def figure_outputs(n):
-    return expand(f"{RESULTS}/figures/figure{n}.{{ext}}", ext=["pdf", "png"])
+    return table_outputs("groundtruth") + figure_outputs("groundtruth")
 
 
 def comparison_outputs():
     return [f"{RESULTS}/comparison.md", f"{RESULTS}/comparison.csv"]
-
-
-def table11_figure_outputs():
-    return expand(f"{RESULTS}/figures/table11.{{ext}}", ext=["pdf", "png"])
 
 
 def table_numbers():
@@ -193,14 +194,16 @@ def table_target(n):
                    12: "two or more SST2 rows in the n_components grid (config key ablations.n_components.grid)",
                    13: "two or more CLINC150 rows in the n_components grid (config key ablations.n_components.grid)"}
             raise ValueError(f"Table {n} needs {why[n]}")
-        return table_outputs(n) + (table11_figure_outputs() if n == 11 else [])
+        return table_outputs(n) + (figure_outputs("table11") if n == 11 else [])
 
     return files
 
 
 def all_outputs():
-    outputs = figure_outputs(1) + appendix_j_outputs() + groundtruth_outputs() + comparison_outputs()
-    outputs += table11_figure_outputs() + (figure_outputs(2) + figure_outputs(3) if EPS_TASK else [])
+    outputs = figure_outputs("figure1") + appendix_j_outputs() + groundtruth_outputs() + comparison_outputs()
+    outputs += figure_outputs("table11")
+    if EPS_TASK:
+        outputs += figure_outputs("figure2") + figure_outputs("figure3")
     return outputs + [out for n in table_numbers() for out in table_outputs(n)]
 
 

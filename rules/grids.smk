@@ -80,10 +80,6 @@ if EPS_SETTINGS["seeds"][0] == EPS_SETTINGS["seeds"][1]:
 EPS_MAX = int(EPS_GRID.dataframe["eps"].astype(int).max())
 
 
-def task_projection(task):
-    return {**config["projection"], "dim": task_cfg(task).get("projection_dim", config["projection"]["dim"])}
-
-
 def projection_pefs(wc, split):
     """The main PEFs when the grid point is the task's own projection: computed once."""
     main = task_projection(wc.task)

@@ -14,8 +14,7 @@ rule signals:
     params:
         task=lambda wc: task_cfg(wc.task),
         parameters=lambda wc: model_parameters(wc.model),
-        projection=lambda wc: {**config["projection"],
-                               "dim": task_cfg(wc.task).get("projection_dim", config["projection"]["dim"])},
+        projection=lambda wc: task_projection(wc.task),
         batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
         model_name=lambda wc: wc.model,
         time_objects=lambda wc: wc.split == "heldin",  # Table 7: each object timed alone on one batch

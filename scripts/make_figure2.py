@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from npeff import io  # noqa: E402
-from npeff._atomic import atomic_path  # noqa: E402
 from npeff.analysis.similarity import decomposition_similarity  # noqa: E402
+from npeff.paper.figures import save_figure  # noqa: E402
 from npeff.paper.tables import TASK_TITLES, write_csv  # noqa: E402
 
 p, out = snakemake.params, snakemake.output
@@ -55,6 +55,4 @@ ax.set_title(f"{TASK_TITLES.get(p.task, p.task)}: similarity to the full-rank de
              f"({p.settings['n_examples']} held-in examples max, {p.settings['n_components']} components; "
              f"config {p.config_name})", fontsize=8)
 fig.tight_layout()
-for key in ("pdf", "png"):
-    with atomic_path(Path(out[key])) as tmp:
-        fig.savefig(tmp, format=key, dpi=150)
+save_figure(fig, out.pdf, out.png)

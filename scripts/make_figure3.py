@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from npeff import io  # noqa: E402
-from npeff._atomic import atomic_path  # noqa: E402
+from npeff.paper.figures import save_figure  # noqa: E402
 from npeff.paper.tables import TASK_TITLES, write_csv  # noqa: E402
 
 p, out = snakemake.params, snakemake.output
@@ -33,6 +33,4 @@ ax.set_xlabel("eigenvalue index"), ax.set_ylabel("mean normalised eigenvalue")
 ax.set_title(f"{TASK_TITLES.get(p.task, p.task)}, EPS {p.eps}: {len(normalised)} PEFs (config {p.config_name})",
              fontsize=8)
 fig.tight_layout()
-for key in ("pdf", "png"):
-    with atomic_path(Path(out[key])) as tmp:
-        fig.savefig(tmp, format=key, dpi=150)
+save_figure(fig, out.pdf, out.png)

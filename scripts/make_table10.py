@@ -4,20 +4,17 @@ The loss is the held-out one the coefficient rule records: squared Frobenius dis
 unit-norm PEF (G-NPEFF: gradient outer product) to its reconstruction; GC: squared L2 distance of
 the unit gradient to its centroid. Cells whose perturbation failed (KL ratio <= 1) are marked.
 """
-import csv
-
 from _common import start
 
 start(snakemake)
 from npeff import io  # noqa: E402
-from npeff.paper.tables import METHOD_TITLES, TASK_TITLES, fmt, geometric_mean, write_table  # noqa: E402
+from npeff.paper.tables import METHOD_TITLES, TASK_TITLES, fmt, read_perturbations, write_table  # noqa: E402
 
 p = snakemake.params
 rows = []
 for entry, coef_path, perturb_path in zip(p.entries, snakemake.input.coefficients, snakemake.input.perturbations):
     losses = io.read_coefficients(coef_path)[0]["reconstruction_loss"]
-    with open(perturb_path) as f:
-        kl = geometric_mean(float(c["kl_ratio"]) for c in csv.DictReader(f))
+    kl = read_perturbations(perturb_path)["kl_ratio"]
     rows.append({**entry, "recon_loss": float(losses.mean()), "kl_ratio": kl,
                  "perturbation_failed": kl is not None and kl <= 1.0})
 tasks = list(dict.fromkeys(r["task"] for r in rows))

@@ -1,7 +1,5 @@
 """Rule make_table11: histograms of |cos| between the pseudo-Fishers of the perturbed decompositions
 (Table 11), as a CSV / Markdown / LaTeX table of bin fractions and as a grid of histograms."""
-from pathlib import Path
-
 import matplotlib
 import numpy as np
 from _common import start
@@ -11,8 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from npeff import io  # noqa: E402
-from npeff._atomic import atomic_path  # noqa: E402
 from npeff.analysis.similarity import abs_cosine_pairs  # noqa: E402
+from npeff.paper.figures import save_figure  # noqa: E402
 from npeff.paper.tables import METHOD_TITLES, TASK_TITLES, write_table  # noqa: E402
 
 p, out = snakemake.params, snakemake.output
@@ -48,6 +46,4 @@ for i, m in enumerate(methods):
 fig.supxlabel("|cos| of pseudo-Fisher pairs", fontsize=8)
 fig.supylabel("fraction of pairs", fontsize=8)
 fig.tight_layout()
-for key in ("figure_pdf", "figure_png"):
-    with atomic_path(Path(out[key])) as tmp:
-        fig.savefig(tmp, format=key.split("_")[1], dpi=150)
+save_figure(fig, out.figure_pdf, out.figure_png)

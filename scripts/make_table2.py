@@ -1,22 +1,15 @@
 """Rule make_table2: geometric means over components of the KL and PEF-norm ratios (Table 2)."""
-import csv
 from pathlib import Path
 
 from _common import start
 
 start(snakemake)
-from npeff.paper.tables import (METHOD_TITLES, TASK_TITLES, fmt, geometric_mean, latex_table,  # noqa: E402
-                                markdown_table, write_csv, write_text)
+from npeff.paper.tables import (METHOD_TITLES, TASK_TITLES, fmt, latex_table, markdown_table,  # noqa: E402
+                                read_perturbations, write_csv, write_text)
 
 
-rows = []
-for entry, path in zip(snakemake.params.entries, snakemake.input.perturbations):
-    with open(path) as f:
-        components = list(csv.DictReader(f))
-    n_baseline = int(components[0]["n_baseline"]) if components else 0
-    rows.append({**entry, "n_components": len(components), "n_baseline": n_baseline,
-                 "kl_ratio": geometric_mean([float(c["kl_ratio"]) for c in components]),
-                 "norm_ratio": geometric_mean([float(c["norm_ratio"]) for c in components])})
+rows = [{**entry, **read_perturbations(path)}
+        for entry, path in zip(snakemake.params.entries, snakemake.input.perturbations)]
 write_csv(Path(snakemake.output.csv), rows)
 
 tasks = list(dict.fromkeys(r["task"] for r in rows))

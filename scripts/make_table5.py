@@ -10,12 +10,12 @@ from npeff.decompose import reconstruction_losses  # noqa: E402
 from npeff.paper.tables import TASK_TITLES, fmt, write_table  # noqa: E402
 
 p, inp = snakemake.params, snakemake.input
+heldin_G = {path: torch.from_numpy(io.read_pefs(path)[0]["G"]) for path in set(inp.heldin)}  # once per task
 rows = []
 for entry, tunings, dec_path, coef_path, heldin_path in zip(p.entries, inp.tunings, inp.decompositions,
                                                             inp.coefficients, inp.heldin):
     decomposition, _ = io.read_decomposition(dec_path)
-    heldin, _ = io.read_pefs(heldin_path)
-    loss_in = reconstruction_losses(torch.from_numpy(heldin["G"]), torch.from_numpy(decomposition["W"]),
+    loss_in = reconstruction_losses(heldin_G[heldin_path], torch.from_numpy(decomposition["W"]),
                                     torch.from_numpy(decomposition["H"]), device=device)
     loss_out = io.read_coefficients(coef_path)[0]["reconstruction_loss"]
     rows.append({**entry, "recon_in": float(loss_in.mean()), "recon_out": float(loss_out.mean()),

@@ -1,20 +1,16 @@
 """Rule make_table6: tunings and perturbation ratios of NPEFF decompositions with other seeds (Table 6)."""
-import csv
-
 from _common import start
 
 start(snakemake)
 from npeff.analysis.tunings import read_tunings, tuning_percentages  # noqa: E402
-from npeff.paper.tables import TASK_TITLES, fmt, geometric_mean, write_table  # noqa: E402
+from npeff.paper.tables import TASK_TITLES, fmt, read_perturbations, write_table  # noqa: E402
 
 p = snakemake.params
 rows = []
 for seed, tunings, perturb_path in zip(p.seeds, snakemake.input.tunings, snakemake.input.perturbations):
-    with open(perturb_path) as f:
-        components = list(csv.DictReader(f))
-    rows.append({"seed": seed, **tuning_percentages(read_tunings(tunings)), "n_perturbed": len(components),
-                 "kl_ratio": geometric_mean(float(c["kl_ratio"]) for c in components),
-                 "norm_ratio": geometric_mean(float(c["norm_ratio"]) for c in components)})
+    perturbed = read_perturbations(perturb_path)
+    rows.append({"seed": seed, **tuning_percentages(read_tunings(tunings)), "n_perturbed": perturbed["n_components"],
+                 "kl_ratio": perturbed["kl_ratio"], "norm_ratio": perturbed["norm_ratio"]})
 header = ["Seed", "Pred", "LnP", "KL", "Norm"]
 body = [[str(r["seed"]), fmt(r["pred_pct"]), fmt(r["lnp_pct"]), fmt(r["kl_ratio"], 2), fmt(r["norm_ratio"], 2)]
         for r in rows]

@@ -4,22 +4,16 @@ The signals rule times each object alone on its first held-in batch (attributes 
 held-in PEF file); its benchmark files give the whole rule's wall time (all three objects
 from one pass, model loading included) per example.
 """
-import csv
-
 from _common import start
 
 start(snakemake)
 from npeff import io  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.paper.tables import TASK_TITLES, write_table  # noqa: E402
+from npeff.runtime import benchmark_seconds  # noqa: E402
 
 p, inp = snakemake.params, snakemake.input
 objects = ["pef", "gradient", "activation"]
-
-
-def benchmark_seconds(path):
-    with open(path) as f:
-        return float(next(csv.DictReader(f, delimiter="\t"))["s"])
 
 
 rows = []

@@ -4,14 +4,13 @@ Step times come from the per-step timings each decomposition records (NPEFF vari
 joint steps, H-only steps in parentheses; GC: k-means iterations; SAE: batches); total
 times from the rule's benchmark file (loading and writing included).
 """
-import csv
-
 import numpy as np
 from _common import start
 
 start(snakemake)
 from npeff import io  # noqa: E402
 from npeff.paper.tables import METHOD_TITLES, TASK_TITLES, write_table  # noqa: E402
+from npeff.runtime import benchmark_seconds  # noqa: E402
 
 p, inp = snakemake.params, snakemake.input
 rows = []
@@ -19,8 +18,7 @@ for entry, dec_path, bench in zip(p.entries, inp.decompositions, inp.benchmarks)
     arrays, attrs = io.read_decomposition(dec_path)
     steps = np.asarray(arrays["step_seconds"], dtype=float)
     n_h_only = int(attrs.get("n_h_only_steps", 0)) if entry["method"] in ("npeff", "gnpeff") else 0
-    with open(bench) as f:
-        total = float(next(csv.DictReader(f, delimiter="\t"))["s"])
+    total = benchmark_seconds(bench)
     rows.append({**entry, "step_ms": 1e3 * float(steps[n_h_only:].mean()) if len(steps) > n_h_only else None,
                  "h_only_step_ms": 1e3 * float(steps[:n_h_only].mean()) if n_h_only else None,
                  "n_steps": len(steps), "total_s": total, "device": attrs.get("device_name", attrs.get("device"))})

@@ -12,6 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from npeff._atomic import atomic_path  # noqa: E402
 
 
+def save_figure(fig, *paths) -> None:
+    """Write fig to each path (format from its suffix) atomically, then close it."""
+    for path in paths:
+        with atomic_path(Path(path)) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix[1:], dpi=150)
+    plt.close(fig)
+
+
 def top_examples_figure(panels: list[dict], pdf_path: Path, png_path: Path, caption: str) -> None:
     """panels: {"title": str, "examples": [str, ...]} each; one panel per row, like Figure 1."""
     lines_per_panel = [1 + sum(len(textwrap.wrap(e, 90)) or 1 for e in p["examples"]) for p in panels]
@@ -28,10 +36,7 @@ def top_examples_figure(panels: list[dict], pdf_path: Path, png_path: Path, capt
                 y -= step
         y -= step
     fig.text(0.04, 0.1 / height, caption, fontsize=7, color="0.35", va="bottom")
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=150)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)
 
 
 def groundtruth_figure(rows: list[dict], method_titles: list[str], pdf_path: Path, png_path: Path,
@@ -59,7 +64,4 @@ def groundtruth_figure(rows: list[dict], method_titles: list[str], pdf_path: Pat
     axes[0].legend(fontsize=7, ncol=2)
     fig.text(0.01, 0.01, caption, fontsize=7, color="0.35")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    for path in (pdf_path, png_path):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=150)
-    plt.close(fig)
+    save_figure(fig, pdf_path, png_path)

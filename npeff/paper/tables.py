@@ -29,6 +29,16 @@ def geometric_mean(values) -> float | None:
     return math.exp(sum(math.log(max(v, 1e-30)) for v in values) / len(values)) if values else None
 
 
+def read_perturbations(path) -> dict:
+    """A perturb rule's CSV (one row per component) -> n_components, n_baseline and the geometric means
+    of its KL and PEF-norm ratios (Tables 2, 6, 10)."""
+    with open(path) as f:
+        components = list(csv.DictReader(f))
+    return {"n_components": len(components), "n_baseline": int(components[0]["n_baseline"]) if components else 0,
+            "kl_ratio": geometric_mean(float(c["kl_ratio"]) for c in components),
+            "norm_ratio": geometric_mean(float(c["norm_ratio"]) for c in components)}
+
+
 def write_table(outputs, rows: list[dict], header: list[str], body: list[list[str]], caption: str, label: str) -> None:
     """rows to outputs.csv; the formatted table to outputs.md and outputs.tex."""
     write_csv(Path(outputs.csv), rows)
