@@ -4,9 +4,8 @@ The hash below is a line-for-line copy of kernels/sparse_projection_core.cuh;
 tests/test_projection.py compiles that header with g++ and checks both agree
 entry for entry, so the CPU and GPU matrices are the same matrix.
 
-Layouts are row-transposed ([length, n_rows] and [out_dim, n_rows]) so that
-the inner loop runs over contiguous rows: one hash per (output, region) is
-reused for every row of the batch.
+The inner loops run over contiguous rows ([region, n_rows] tiles, [out_dim, n_rows]
+accumulators): one hash per (output, region) is reused for every row of the batch.
 """
 from __future__ import annotations
 
@@ -68,16 +67,18 @@ def region_entries(key, k, base, region_size, cols, signs):
         signs[j] = np.float32(2.0) * np.float32(h & _ONE) - np.float32(1.0)
 
 
-@numba.njit(cache=True, parallel=True)
-def forward(xt, start, out_dim, region_size, key, scale, yt, n_threads):
-    """yt[j, :] += scale * sum_k sign(j,k) * xt[k*s + off(j,k) - start, :].
+@numba.njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+def forward(x, start, out_dim, region_size, key, scale, yt, n_threads):
+    """yt[j, :] += scale * sum_k sign(j,k) * x[:, k*s + off(j,k) - start].
 
-    xt: [length, n_rows] float32, columns [start, start+length) of the input.
+    x: [n_rows, length] float32 (C order), columns [start, start+length) of the input, in the
+    layout a gradient block is produced in (no transposed copy of the whole block is made).
     yt: [out_dim, n_rows] float32, accumulated into.
-    Each thread owns a contiguous range of regions (whose slice of xt stays in
-    cache while all outputs visit it) and a private accumulator.
+    Each thread owns a contiguous range of regions and a private accumulator. A region's
+    slice of every row is first copied into a small row-transposed tile [region, n_rows] that
+    stays in cache while all outputs gather from it, so the inner loop runs over contiguous rows.
     """
-    length, n_rows = xt.shape
+    n_rows, length = x.shape
     k_first = start // region_size
     n_regions = (start + length - 1) // region_size - k_first + 1
     n_chunks = min(n_threads, n_regions)
@@ -86,17 +87,22 @@ def forward(xt, start, out_dim, region_size, key, scale, yt, n_threads):
         acc = partial[c]
         cols = np.empty(out_dim, np.int64)
         signs = np.empty(out_dim, np.float32)
+        tile = np.zeros((region_size, n_rows), np.float32)
         for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
             base = k * region_size - start
-            region_entries(key, k, base, region_size, cols, signs)
-            inside = base >= 0 and base + region_size <= length  # no bounds checks needed
+            lo, hi = max(base, 0), min(base + region_size, length)  # the part of region k inside the block
+            if lo > base or hi < base + region_size:  # a partial region: the rest belongs to other blocks
+                tile[:] = 0.0
+            for r in range(n_rows):
+                for col in range(lo, hi):
+                    tile[col - base, r] = x[r, col]
+            region_entries(key, k, 0, region_size, cols, signs)
             for j in range(out_dim):
-                col = cols[j]
-                if not inside and (col < 0 or col >= length):
-                    continue
+                row = tile[cols[j]]
                 sign = signs[j]
+                target = acc[j]
                 for r in range(n_rows):
-                    acc[j, r] += sign * xt[col, r]
+                    target[r] += sign * row[r]
     for c in range(n_chunks):
         for j in range(out_dim):
             for r in range(n_rows):

@@ -5,7 +5,9 @@ F = sum_y p_y g_y g_y^T with g_y = grad log p_y, represented by the LRM-PEF
 G [r, n] whose rows are sqrt(p_y) g_y (F = G^T G). Every representation here is
 the gradient of a few scalars per example ("rows"):
 
-  lrm        s_y = stop_grad(sqrt p_y) log p_y                    -> exact LRM-PEF, r rows
+  lrm        d_k = log p_k - log p_argmax, k != argmax            -> exact LRM-PEF, stored as r - 1 rows
+             (the r rows sqrt(p_y) g_y have rank r - 1; both they and grad log p_argmax
+             are fixed combinations of the d_k's gradients, see difference_coefficients)
   eps        s = A q, q_y = stop_grad(sqrt p_y) log p_y, A [r', r] -> expectation projection, r' rows
   predicted  s = log p_argmax                                      -> G-NPEFF / gradient clustering, 1 row
 
@@ -57,6 +59,61 @@ def eps_subset(G: torch.Tensor, n_rows: int) -> torch.Tensor:
     if not 1 <= n_rows <= G.shape[1]:
         raise ValueError(f"an EPS subset needs 1 <= n_rows <= {G.shape[1]} (the rows computed), got {n_rows}")
     return G[:, :n_rows] * (G.shape[1] / n_rows) ** 0.5
+
+
+def difference_rows(log_probs: torch.Tensor) -> torch.Tensor:
+    """[b, r] -> [b, r - 1]: d_k = log p_k - log p_ref for k != ref, ref = the argmax category.
+
+    Their gradients span every LRM-PEF row and the predicted-class gradient, so r - 1
+    backward rows give both exactly (`difference_coefficients`); the r LRM rows plus the
+    gradient would be r + 1 rows of the same (r - 1)-dimensional span, because
+    sum_y sqrt(p_y) * (sqrt(p_y) grad log p_y) = grad sum_y p_y = 0."""
+    ref = log_probs.argmax(1, keepdim=True).detach()  # [b, 1]
+    others = _other_categories(ref, log_probs.shape[1])  # [b, r - 1]
+    return log_probs.gather(1, others) - log_probs.gather(1, ref)
+
+
+def difference_coefficients(log_probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """M [b, r, r - 1] and c [b, r - 1] with LRM-PEF rows G = M D and grad log p_argmax = c D,
+    where D [b, r - 1, n] are the gradients of difference_rows.
+
+    grad log p_y = grad d_y - sum_k p_k grad d_k (d_ref = 0), so
+    M[y, k] = sqrt(p_y) (1[y = k] - p_k) and c[k] = -p_k."""
+    p = log_probs.double().exp()  # [b, r]
+    b, r = p.shape
+    ref = p.argmax(1, keepdim=True)
+    others = _other_categories(ref, r)  # [b, r - 1]
+    p_others = p.gather(1, others)  # [b, r - 1]
+    indicator = torch.zeros((b, r, r - 1), dtype=p.dtype, device=p.device)
+    indicator.scatter_(1, others[:, None, :], 1.0)  # [y, k] = 1 where y is the k-th other category
+    M = p.sqrt()[:, :, None] * (indicator - p_others[:, None, :])
+    return M, -p_others
+
+
+def _other_categories(ref: torch.Tensor, r: int) -> torch.Tensor:
+    """[b, 1] -> [b, r - 1]: every category index except ref, ascending."""
+    k = torch.arange(r - 1, device=ref.device)[None, :]
+    return k + (k >= ref).long()
+
+
+def _from_difference_rows(D: torch.Tensor, gram: torch.Tensor, log_probs: torch.Tensor, activations,
+                          with_gradient: bool) -> "PEFBatch":
+    """PEFBatch from the difference rows' (projected) gradients D [b, r-1, d] and exact Gram [b, r-1, r-1].
+
+    The r LRM rows M D have rank r - 1, so they are stored as r - 1 rows S D with
+    S = (M^T M)^(1/2): (S D)^T (S D) = D^T M^T M D = G^T G, the same PEF exactly."""
+    M, c = difference_coefficients(log_probs)
+    evals, evecs = torch.linalg.eigh(M.transpose(1, 2) @ M)  # [b, r-1], [b, r-1, r-1]
+    S = evecs @ (evals.clamp_min(0).sqrt()[:, :, None] * evecs.transpose(1, 2))  # symmetric square root
+    S, c, gram = S.to(gram.device), c.to(gram.device), gram.double()
+    pef_gram = S @ gram @ S  # [b, r-1, r-1] exact G G^T of the stored rows
+    D64 = D.double()
+    result = PEFBatch(G=(S.cpu() @ D64).float(), frob_norms=torch.linalg.matrix_norm(pef_gram).float().cpu(),
+                      log_probs=log_probs.cpu(), activations=activations, gram=pef_gram.float().cpu())
+    if with_gradient:
+        result.gradient = (c.cpu()[:, None, :] @ D64).float()  # [b, 1, d]
+        result.gradient_norms = (c[:, None, :] @ gram @ c[:, :, None])[:, 0, 0].float().cpu()
+    return result
 
 
 def predicted_rows(log_probs: torch.Tensor) -> torch.Tensor:
@@ -132,7 +189,7 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
 
     def pef_rows(log_probs):  # [b, r] -> [b, R]
         if rows == "lrm":
-            return lrm_rows(log_probs)
+            return difference_rows(log_probs)  # r - 1 rows span the r LRM rows and the gradient
         if rows == "eps":
             if "A" not in eps_A:  # drawn on the first (never vmapped) call
                 eps_A["A"] = eps_matrix(n_eps_rows, log_probs.shape[-1], eps_seed)
@@ -140,7 +197,7 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
         return predicted_rows(log_probs)
 
     def row_fn(log_probs):  # [b, r] -> [b, R (+1)]
-        if with_gradient:
+        if with_gradient and rows != "lrm":
             return torch.cat([pef_rows(log_probs), predicted_rows(log_probs)], dim=1)
         return pef_rows(log_probs)
 
@@ -163,6 +220,11 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
         else:
             raise ValueError(f"backend must be 'auto', 'hooks' or 'functional', got {backend!r}")
     G, gram = sink.result(), sink.gram
+    if rows == "lrm":
+        result = _from_difference_rows(G, gram, log_probs.float(), activations, with_gradient)
+        if svd_rank is not None and svd_rank < result.G.shape[1]:  # r - 1 rows are already exact
+            result.G = reduce_rank(result.G, svd_rank)
+        return result
     R = G.shape[1] - int(with_gradient)
     result = PEFBatch(G=G[:, :R], frob_norms=torch.linalg.matrix_norm(gram[:, :R, :R]).cpu(),
                       log_probs=log_probs.float().cpu(), activations=activations, gram=gram[:, :R, :R].cpu())

@@ -113,14 +113,14 @@ class SparseProjection:
     def _apply(self, direction: str, a, start: int, length: int):
         """One kernel on `a` flattened to rows: [rows, in_width] -> [rows, out_width], where the
         widths are (length, out_dim) forward and (out_dim, length) transposed. CUDA tensors go
-        to the CuPy kernel; everything else to the numba twin, which wants row-transposed layouts."""
+        to the CuPy kernel; everything else to the numba twin (row-transposed outputs)."""
         if isinstance(a, torch.Tensor) and a.is_cuda:
             return _cuda_apply(self, direction, a.detach().reshape(-1, a.shape[-1]), start, length)
         a2 = _as_numpy_2d(a, a.shape[-1])
         args = (np.uint64(self.key), np.float32(self.scale))
         if direction == "forward":
             result_t = np.zeros((self.out_dim, a2.shape[0]), np.float32)
-            cpu.forward(np.ascontiguousarray(a2.T), start, self.out_dim, self.region_size, *args, result_t,
+            cpu.forward(np.ascontiguousarray(a2), start, self.out_dim, self.region_size, *args, result_t,
                         numba.get_num_threads())
         else:
             result_t = np.zeros((length, a2.shape[0]), np.float32)

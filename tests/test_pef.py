@@ -41,12 +41,36 @@ def brute_force_fisher(model, batch, task, e, selection=None):
 def test_lrm_pef_equals_brute_force_fisher_on_a_3_class_task(model, batch, backend):
     task = LabelTokenTask([3, 7, 11])
     out = compute_pefs(model, batch, task, backend=backend)
-    assert out.G.shape == (4, 3, ParameterSelection().n_parameters(model))
+    assert out.G.shape == (4, 2, ParameterSelection().n_parameters(model))  # rank r - 1, stored exactly
     torch.testing.assert_close(out.log_probs.exp().sum(1), torch.ones(4))
     for e in range(4):
         F = brute_force_fisher(model, batch, task, e)
         torch.testing.assert_close(out.G[e].T @ out.G[e], F, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(out.frob_norms[e].double(), torch.linalg.matrix_norm(F.double()), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("labels", [[3, 7], [3, 7, 11, 20, 5]])
+@pytest.mark.parametrize("backend", ["hooks", "functional"])
+def test_r_category_pef_is_r_minus_1_exact_rows_and_carries_the_gradient(model, batch, backend, labels):
+    """The r LRM rows have rank r - 1: r - 1 backward rows give F and grad log p_argmax exactly,
+    equal to the plain path (one backward per category)."""
+    task = LabelTokenTask(labels)
+    n = ParameterSelection().n_parameters(model)
+    out = compute_pefs(model, batch, task, backend=backend, with_gradient=True)
+    assert out.G.shape == (4, len(labels) - 1, n) and out.gradient.shape == (4, 1, n)
+    for e in range(4):
+        g, p = example_grads(model, batch, task, e)
+        F = (g.T * p) @ g
+        torch.testing.assert_close(out.G[e].T @ out.G[e], F, rtol=1e-4, atol=1e-5)  # float32 rounding
+        torch.testing.assert_close(out.frob_norms[e].double(), torch.linalg.matrix_norm(F.double()), rtol=1e-4,
+                                   atol=1e-8)
+        torch.testing.assert_close(out.gram[e], out.G[e] @ out.G[e].T, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(out.gradient[e, 0], g[p.argmax()], rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(out.gradient_norms[e], g[p.argmax()].norm() ** 2, rtol=1e-4, atol=1e-8)
+    projection = SparseProjection(n, 64, seed=3, density=4)
+    projected = compute_pefs(model, batch, task, projection=projection, with_gradient=True)
+    torch.testing.assert_close(projected.G, projection.project(out.G), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(projected.gradient, projection.project(out.gradient), rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("rows", ["lrm", "eps", "predicted"])
@@ -140,7 +164,7 @@ def test_suffix_task_groups_sequences_per_example(model):
              "suffix_mask": torch.tensor([[0] * (T - len(m)) + m for m in masks])}
     task = SuffixTask(n_labels=3)
     out = compute_pefs(model, batch, task)
-    assert out.G.shape[:2] == (2, 3)
+    assert out.G.shape[:2] == (2, 2)  # 3 labels: rank 2, stored exactly
     for e in range(2):
         single = {k: v[3 * e:3 * e + 3] for k, v in batch.items()}
         params = [p for _, p in ParameterSelection().parameters(model)]
