@@ -135,3 +135,38 @@ def transpose(yt, start, length, region_size, key, scale, xt, n_threads):
                 sign = scale * signs[j]
                 for r in range(n_rows):
                     xt[col, r] += sign * yt[j, r]
+
+
+@numba.njit(cache=True)
+def column_entries(key, out_dim, region_size, indices):
+    """Non-zeros of the columns `indices` (sorted, distinct) of A: (output row, position in
+    `indices`, sign) triples. Each output takes one entry per region, so one pass over the
+    outputs per touched region finds every non-zero of that region's selected columns.
+    Two passes (count, then fill) keep the arrays' sizes fixed."""
+    position_of = np.full(region_size, -1, np.int64)
+    cols = np.empty(out_dim, np.int64)
+    sgn = np.empty(out_dim, np.float32)
+    total = 0
+    for fill in range(2):
+        if fill:
+            rows = np.empty(total, np.int64)
+            positions = np.empty(total, np.int64)
+            signs = np.empty(total, np.float32)
+        count, i = 0, 0
+        while i < len(indices):
+            k = indices[i] // region_size
+            first = i
+            while i < len(indices) and indices[i] // region_size == k:
+                position_of[indices[i] - k * region_size] = i
+                i += 1
+            region_entries(key, k, 0, region_size, cols, sgn)
+            for j in range(out_dim):
+                p = position_of[cols[j]]
+                if p >= 0:
+                    if fill:
+                        rows[count], positions[count], signs[count] = j, p, sgn[j]
+                    count += 1
+            for q in range(first, i):
+                position_of[indices[q] - k * region_size] = -1
+        total = count
+    return rows, positions, signs

@@ -147,6 +147,24 @@ class SparseProjection:
         return scipy.sparse.csr_matrix((signs[keep] * np.float32(self.scale), (rows[keep], cols[keep])),
                                        shape=(self.out_dim, self.in_dim), dtype=np.float32)
 
+    def columns(self, indices, device="cpu") -> torch.Tensor:
+        """The columns `indices` of A as a sparse COO tensor [out_dim, len(indices)] (float32, coalesced).
+
+        indices: distinct input positions, in any order (the result's columns follow it).
+        Costs one pass over the outputs per touched region; used by FPC's working sets."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.size and (indices.min() < 0 or indices.max() >= self.in_dim):
+            raise ValueError(f"columns: indices must lie in [0, {self.in_dim})")
+        order = np.argsort(indices, kind="stable")
+        if indices.size and (np.diff(indices[order]) == 0).any():
+            raise ValueError("columns: indices must be distinct")
+        rows, positions, signs = cpu.column_entries(np.uint64(self.key), self.out_dim, self.region_size,
+                                                    indices[order])
+        coo = torch.sparse_coo_tensor(torch.from_numpy(np.stack([rows, order[positions]])),
+                                      torch.from_numpy(signs * np.float32(self.scale)), (self.out_dim, indices.size),
+                                      dtype=torch.float32, check_invariants=False)
+        return coo.coalesce().to(device)
+
     def _check_block(self, start: int, length: int, what: str) -> None:
         if start < 0 or length < 1 or start + length > self.in_dim:
             raise ValueError(f"{what}: columns [{start}, {start + length}) fall outside the input "

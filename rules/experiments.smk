@@ -1,4 +1,6 @@
 # Perturbations along recovered directions (Section 3.2) and the ICL analysis (Section 3.3).
+# As in the paper and the authors' code, a component's top examples and the random baseline are
+# drawn from the decomposition's own (held-in) examples.
 
 
 rule operator_norm:
@@ -23,7 +25,6 @@ rule recover_directions:
     input:
         operator_norm=f"{RESULTS}/{{model}}/recovered/{{task}}/operator_norm.json",
         decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{name}}.h5",
-        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/{{name}}.h5",
     output:
         f"{RESULTS}/{{model}}/recovered/{{task}}/{{name}}.h5",
     params:
@@ -50,9 +51,9 @@ rule perturb:
     input:
         model=f"{RES}/models/{{model}}",
         recovered=f"{RESULTS}/{{model}}/recovered/{{task}}/{{name}}.h5",
-        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/{{name}}.h5",
-        pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldout.h5",
-        examples=f"{RESULTS}/data/{{task}}/heldout.jsonl",
+        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{name}}.h5",  # top examples: held-in, as the paper
+        pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
+        examples=f"{RESULTS}/data/{{task}}/heldin.jsonl",
         info=f"{RESULTS}/data/{{task}}/info.json",
     output:
         f"{RESULTS}/{{model}}/perturb/{{task}}/{{name}}.csv",

@@ -1,6 +1,8 @@
 """Rule perturb: KL and PEF-norm ratios of perturbations along recovered directions (Section 3.2).
 
-KL is KL(perturbed || original) over the task's distribution, as in the authors' code.
+As in the paper and the authors' code, a component's top examples are the decomposition's own
+(held-in) examples with the largest coefficients, and the baseline is a random set of held-in
+examples. KL is KL(perturbed || original) over the task's distribution, as in the authors' code.
 """
 import json
 from pathlib import Path
@@ -22,11 +24,14 @@ p = snakemake.params
 task_name = snakemake.wildcards.task
 recovered, rec_attrs = io.read_recovered_sparse(snakemake.input.recovered)
 component_ids, n_recovered = recovered["component_ids"], int(rec_attrs["n_parameters"])
-coefficients, _ = io.read_coefficients(snakemake.input.coefficients)
+decomposition, _ = io.read_decomposition(snakemake.input.decomposition)
 signals, _ = io.read_pefs(snakemake.input.pefs)
 examples = read_jsonl(snakemake.input.examples)
 if [ex["id"] for ex in examples] != list(signals["ids"]):
     raise ValueError(f"{snakemake.input.examples} and {snakemake.input.pefs} list different examples")
+if decomposition["W"].shape[0] != len(examples):
+    raise ValueError(f"{snakemake.input.decomposition} has coefficients for {decomposition['W'].shape[0]} examples, "
+                     f"{snakemake.input.examples} lists {len(examples)}")
 info = json.loads(Path(snakemake.input.info).read_text())
 
 model, tokenizer = load_model(snakemake.input.model, device)
@@ -48,7 +53,7 @@ def encoded_batches(indices):
 m = len(examples)
 rng = np.random.default_rng(p.settings["seed"])
 baseline = sorted(rng.choice(m, size=min(p.n_baseline, m), replace=False).tolist())
-tops = top_examples(coefficients["W"], p.top_k, p.min_coefficient)
+tops = top_examples(decomposition["W"], p.top_k, p.min_coefficient)
 base_batches = encoded_batches(baseline)
 top_batches = {c: encoded_batches(tops[c].tolist()) for c in component_ids}
 originals = {id(b): prefix.run(task, b) for b in base_batches + [b for bs in top_batches.values() for b in bs]}
