@@ -15,7 +15,7 @@ thousands of iterations to reach it (10 iterations left a relative residual of 0
 millions of non-zeros). So, as in FPC's active-set variant (FPC_AS, Wen, Yin, Goldfarb &
 Zhang 2010), the work is split:
 
-  1. working set: the coordinates where |A~^T h~| is largest (2 d of them);
+  1. working set: the coordinates where |A~^T h~| is largest (4 d of them);
   2. on the working set W, FPC's shrinkage iteration
         u <- shrink(y - tau A~_W^T (A~_W y - h~), tau mu_k)
      with Nesterov momentum (y extrapolates the last two iterates; FISTA) and FPC's
@@ -24,7 +24,7 @@ Zhang 2010), the work is split:
      hash (d x |W|, density non-zeros a column), until ||u_new - u|| <= xtol ||u|| (FPC's rule);
   3. one full pass g = A~^T (A~ u - h~) checks optimality everywhere: u is optimal when
      |g_i| <= mu off the support (and g_i = -mu sign(u_i) on it, which step 2 ensures).
-     Coordinates with |g_i| > (1 + gtol) mu join W and step 2 resumes from u.
+     The (up to 2 d) largest violators, |g_i| > (1 + gtol) mu, join W and step 2 resumes from u.
 Converged means no violator is left after step 2 stopped by its rule: the l1 solution.
 """
 from __future__ import annotations
@@ -90,7 +90,7 @@ def fpc_recover(projection: SparseProjection, h, *, mu: float = 4e-5, gamma: flo
 
     # 1. initial working sets: the largest |A~^T b| per row (also gives FPC's first threshold)
     candidates, grad0_max = _largest_full_gradient(projection, c, -b, torch.zeros(k, device=h.device),
-                                                   2 * d, [np.empty(0, np.int64)] * k)
+                                                   4 * d, [np.empty(0, np.int64)] * k)
     working = [np.sort(cand) for cand in candidates]
     on_cpu = not h.is_cuda
     values = [np.zeros(len(w), np.float32) if on_cpu else torch.zeros(len(w), device=h.device) for w in working]
@@ -115,7 +115,7 @@ def fpc_recover(projection: SparseProjection, h, *, mu: float = 4e-5, gamma: flo
         # 3. one full pass for the rows still working: violators join the working set
         rows = torch.tensor(active, device=h.device)
         violators, _ = _largest_full_gradient(projection, c, residual[rows], torch.full((len(active),), mu * (1 + gtol),
-                                              device=h.device), d, [working[r] for r in active])
+                                              device=h.device), 2 * d, [working[r] for r in active])
         still = []
         for i, r in enumerate(active):
             n_passes[r] += 1

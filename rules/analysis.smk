@@ -3,6 +3,8 @@
 
 localrules:
     tunings,
+    pef_spread,
+    make_pef_spread,
     make_table1,
     make_table2,
     make_table3,
@@ -29,16 +31,49 @@ rule tunings:
         "../scripts/tunings.py"
 
 
+rule pef_spread:
+    input:
+        f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
+    output:
+        f"{RESULTS}/{{model}}/diagnostics/{{task}}/pef_spread.json",
+    params:
+        settings=config["pef_spread"],
+    log:
+        log_path("pef_spread", "{model}", "{task}"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/pef_spread.py"
+
+
+rule make_pef_spread:
+    input:
+        [f"{MAIN}/diagnostics/{t}/pef_spread.json" for t in TASKS],
+    output:
+        **table_files("pef_spread", "pef_spread.rst"),
+    params:
+        config_name=config["name"],
+        model_name=config["model"]["name"],
+    log:
+        log_path("make_pef_spread"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/make_pef_spread.py"
+
+
 rule make_table1:
     input:
         tunings=[f"{MAIN}/tunings/{e['task']}/{e['decomposition']}.csv" for e in TABLE1_ENTRIES],
         infos=[f"{RESULTS}/data/{e['task']}/info.json" for e in TABLE1_ENTRIES],
+        heldout=[f"{MAIN}/pefs/{t}/heldout.h5" for t in TASKS],  # the chance that random examples look tuned
     output:
         **table_files(1, "table1.rst"),
     params:
         entries=TABLE1_ENTRIES,
         config_name=config["name"],
         model_name=config["model"]["name"],
+        top_k=config["tunings"]["top_k"],
     log:
         log_path("make_table1"),
     benchmark:

@@ -201,7 +201,7 @@ def table_target(n):
 
 def all_outputs():
     outputs = figure_outputs("figure1") + appendix_j_outputs() + groundtruth_outputs() + comparison_outputs()
-    outputs += figure_outputs("table11")
+    outputs += figure_outputs("table11") + table_outputs("pef_spread")
     if EPS_TASK:
         outputs += figure_outputs("figure2") + figure_outputs("figure3")
     return outputs + [out for n in table_numbers() for out in table_outputs(n)]

@@ -236,6 +236,7 @@ rule make_comparison:
         paper=os.path.join(workflow.basedir, "config", "paper_numbers.yaml"),
         tables=[f"{RESULTS}/tables/table{n}.csv" for n in table_numbers()],
         figures=[f"{RESULTS}/figures/figure{n}.csv" for n in ((2, 3) if EPS_TASK else ())],
+        pef_spread=f"{RESULTS}/tables/pef_spread.csv",
     output:
         md=report(f"{RESULTS}/comparison.md", caption="../report/comparison.rst", category="Comparison"),
         csv=f"{RESULTS}/comparison.csv",

@@ -5,7 +5,7 @@ import yaml
 from _common import start
 
 start(snakemake)
-from npeff.paper.comparison import CLAIMS, check_claim, compare, read_cells  # noqa: E402
+from npeff.paper.comparison import CLAIMS, check_claim, compare, read_cells, read_rows  # noqa: E402
 from npeff.paper.tables import fmt, markdown_table, write_csv, write_text  # noqa: E402
 
 p = snakemake.params
@@ -30,11 +30,26 @@ lines += [markdown_table(["Section", "Claim", "Ours", "Paper"],
                          [[c.section, c.text, verdict[ours_ok], verdict[paper_ok]]
                           for c, ours_ok, paper_ok in claim_rows],
                          "Qualitative claims checked on the reproduced cells and on the paper's own")]
+# the PEF-spread diagnostic of the task each cell belongs to: near 1, no component can be selective
+spread = {r["task"]: float(r["mean_abs_cos"]) for r in read_rows(Path(snakemake.input.pef_spread))}
+lines += ["## PEF spread", "", markdown_table(
+    ["Task", "Mean abs cos between examples' PEFs", "Top-direction share"],
+    [[r["task"], fmt(float(r["mean_abs_cos"]), 2), fmt(float(r["top_direction_share"]), 2)]
+     for r in read_rows(Path(snakemake.input.pef_spread))],
+    "How parallel each task's PEFs are (tables/pef_spread.md); the last column of every table below repeats it")]
+
+
+def cell_spread(cell: str) -> str:
+    tasks = [part for part in cell.split("/") if part in spread]
+    return fmt(spread[tasks[0]], 2) if tasks else ""
+
+
 for table in dict.fromkeys(r["table"] for r in rows):
-    body = [[r["cell"], fmt(r["paper"], 3), fmt(r["ours"], 3), fmt(r["difference"], 3), r["status"]]
-            for r in rows if r["table"] == table]
+    body = [[r["cell"], fmt(r["paper"], 3), fmt(r["ours"], 3), fmt(r["difference"], 3), r["status"],
+             cell_spread(r["cell"])] for r in rows if r["table"] == table]
     if body:
         lines += [f"## {table.capitalize()}", "",
-                  markdown_table(["Cell", "Paper", "Ours", "Ours - paper", "Status"], body, table)]
+                  markdown_table(["Cell", "Paper", "Ours", "Ours - paper", "Status", "PEF mean abs cos"], body,
+                                 table)]
 write_text(Path(snakemake.output.md), "\n".join(lines))
 print("\n".join(lines[:3]))

@@ -6,7 +6,8 @@ from pathlib import Path
 from _common import start
 
 start(snakemake)
-from npeff.analysis.tunings import read_tunings, tuning_percentages  # noqa: E402
+from npeff import io  # noqa: E402
+from npeff.analysis.tunings import purity_chance, read_tunings, tuning_percentages  # noqa: E402
 from npeff.paper.tables import (TASK_TITLES, latex_table, markdown_table, tuning_table, write_csv,  # noqa: E402
                                 write_text)
 
@@ -34,6 +35,20 @@ caption = (f"Table {number}: percentages of components exhibiting tunings "
 if stand_ins:
     caption += "; stand-in datasets: " + ", ".join(stand_ins)
 header, body = tuning_table(rows, tasks, methods, caption)
-write_text(Path(snakemake.output.md), markdown_table(header, body, caption))
+chance = []  # Table 1 only: how likely k random held-out examples look tuned, per task
+for path in getattr(snakemake.input, "heldout", []):
+    signals, attrs = io.read_pefs(path)
+    task = str(attrs["task"])
+    has_labels = bool((signals["labels"] >= 0).any())
+    chance.append([TASK_TITLES.get(task, task), str(len(signals["preds"])),
+                   f"{purity_chance(signals['preds'], snakemake.params.top_k):.2g}",
+                   f"{purity_chance(signals['labels'], snakemake.params.top_k):.2g}" if has_labels else "-"])
+text = markdown_table(header, body, caption)
+if chance:
+    text += "\n" + markdown_table(
+        ["Task", "Held-out examples", "P(prediction-pure)", "P(label-pure)"], chance,
+        f"Chance that {snakemake.params.top_k} random held-out examples all share the model's prediction "
+        "(would look prediction-tuned) or the gold label (LnP needs label-pure top examples)")
+write_text(Path(snakemake.output.md), text)
 write_text(Path(snakemake.output.tex), latex_table(header, body, caption, f"tab:tunings{number}"))
-print(markdown_table(header, body, caption))
+print(text)

@@ -72,3 +72,20 @@ def read_tunings(path) -> list[dict]:
 
     with open(path) as f:
         return [{k: value(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def purity_chance(values: np.ndarray, k: int = 16) -> float:
+    """The chance that k examples drawn at random without replacement all share one value
+    (a prediction or a label): sum over values v of C(n_v, k) / C(m, k).
+
+    A tuning count is only informative when this is small: a component of k random examples
+    would be prediction-tuned with this probability."""
+    from math import comb
+
+    values = np.asarray(values)
+    values = values[values >= 0] if np.issubdtype(values.dtype, np.integer) else values
+    m = len(values)
+    if m < k:
+        return float("nan")
+    counts = np.unique(values, return_counts=True)[1]
+    return float(sum(comb(int(n), k) for n in counts) / comb(m, k))

@@ -1,0 +1,20 @@
+"""Rule make_pef_spread: the PEF-spread diagnostic of every task as CSV / Markdown / LaTeX."""
+import json
+from pathlib import Path
+
+from _common import start
+
+start(snakemake)
+from npeff.paper.tables import TASK_TITLES, write_table  # noqa: E402
+
+rows = [json.loads(Path(path).read_text()) for path in snakemake.input]
+for row in rows:
+    row["param_include"] = " ".join(row["param_include"])
+    row["param_exclude"] = " ".join(row["param_exclude"])
+header = ["Task", "Mean abs cos", "Top-direction share", "Examples", "Parameters", "Rows"]
+body = [[TASK_TITLES.get(r["task"], r["task"]), f"{r['mean_abs_cos']:.2f}", f"{r['top_direction_share']:.2f}",
+         str(r["n_examples"]), f"{r['n_parameters']:,}", str(r["rows"])] for r in rows]
+caption = ("PEF spread: mean |cos| between examples' PEFs and the share of their top direction "
+           f"(near 1: nearly parallel PEFs, no selective component possible); model {snakemake.params.model_name}, "
+           f"config {snakemake.params.config_name}, parameters {rows[0]['param_include'] if rows else ''}")
+write_table(snakemake.output, rows, header, body, caption, "tab:pef_spread")
