@@ -160,7 +160,7 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
                  svd_rank: int | None = None, projection: SparseProjection | None = None,
                  selection: ParameterSelection | None = None, backend: str = "auto",
                  max_block_elems: int = 2**26, with_gradient: bool = False,
-                 with_activations: bool = False) -> PEFBatch:
+                 with_activations: bool = False, timings: dict | None = None) -> PEFBatch:
     """LRM-PEFs (or EPS rows, or predicted-class gradients) of one batch.
 
     model : any nn.Module; `task(model, batch)` must return log-probs [b, r]
@@ -174,6 +174,9 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
     with_gradient : also return grad log p_argmax (G-NPEFF's row) from the same backward.
     with_activations : also return the last block's output at the final token (hooks
         backend, one sequence per example), from the same forward.
+    timings : when a dict, seconds per stage are added to it (hooks backend): "forward",
+        "backward" (output gradients of every row), "per_example_grads" (weight gradients from
+        activations and output gradients), "gram", "projection" (benchmarks/pef_cost.py).
     """
     if rows not in ROW_KINDS:
         raise ValueError(f"rows must be one of {ROW_KINDS}, got {rows!r}")
@@ -209,12 +212,13 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
                          "use final_token_activations on a prompt-only batch instead")
     if with_activations:
         _require_left_padding(batch, "with_activations")
-    sink = _RowSink(projection, max_block_elems)
+    clock = _StageClock(timings)
+    sink = _RowSink(projection, max_block_elems, clock)
     activations = None
     with _only_selected_require_grad(model, params):
         if backend == "hooks":
             log_probs, activations = _hooked_row_gradients(model, batch, task, row_fn, params, owners, sink,
-                                                           _last_block(model) if with_activations else None)
+                                                           _last_block(model) if with_activations else None, clock)
         elif backend == "functional":
             log_probs = _functional_row_gradients(model, batch, task, row_fn, params, sink)
         else:
@@ -270,7 +274,8 @@ class _RowSink:
     in parameter order; projects every chunk at once and accumulates the exact Gram
     G G^T [b, R, R] (before projection) for the PEF norms."""
 
-    def __init__(self, projection: SparseProjection | None, max_block_elems: int):
+    def __init__(self, projection: SparseProjection | None, max_block_elems: int, clock=None):
+        self.clock = clock or _StageClock(None)
         self.projection = projection
         self.max_block_elems = max_block_elems
         self.offset = 0
@@ -285,13 +290,20 @@ class _RowSink:
             if self.projection is not None:
                 self.projected = torch.zeros((b, R, self.projection.out_dim), device=device)
         pieces = []
-        for rows, block in chunks:
-            block = block.float()
-            self.gram[rows] += block @ block.transpose(1, 2)
+        chunks = iter(chunks)
+        while True:
+            with self.clock("per_example_grads"):
+                rows, block = next(chunks, (None, None))
+            if block is None:
+                break
+            with self.clock("gram"):
+                block = block.float()
+                self.gram[rows] += block @ block.transpose(1, 2)
             if self.projection is None:
                 pieces.append(block.detach().cpu())
             else:
-                self.projected[rows] = self.projection.project(block, start=self.offset) + self.projected[rows]
+                with self.clock("projection"):
+                    self.projected[rows] = self.projection.project(block, start=self.offset) + self.projected[rows]
         if pieces:
             self.blocks.append(torch.cat(pieces))
         self.offset += numel
@@ -300,6 +312,31 @@ class _RowSink:
         if self.projection is None:
             return torch.cat(self.blocks, dim=2)
         return self.projected.cpu()
+
+
+class _StageClock:
+    """Adds each `with clock(stage):` block's wall seconds to timings[stage] (no-op when None);
+    waits for CUDA work so the seconds belong to the stage."""
+
+    def __init__(self, timings: dict | None):
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str):
+        if self.timings is None:
+            yield
+            return
+        import time
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
 
 def _linear_owners(model: nn.Module, params) -> dict | None:
@@ -329,7 +366,8 @@ def _only_selected_require_grad(model: nn.Module, params):
             p.requires_grad_(saved[name])
 
 
-def _hooked_row_gradients(model, batch, task, row_fn, params, owners, sink: _RowSink, activation_module=None):
+def _hooked_row_gradients(model, batch, task, row_fn, params, owners, sink: _RowSink, activation_module=None,
+                          clock=None):
     """Runs the forward and the batched backward; returns (log_probs [b, r], activations or None).
 
     owners: _linear_owners(model, params)."""
@@ -346,8 +384,9 @@ def _hooked_row_gradients(model, batch, task, row_fn, params, owners, sink: _Row
     if activation_module is not None:
         handles.append(activation_module.register_forward_hook(
             lambda _m, _inp, out: captured.update(h=_final_token(out))))
+    clock = clock or _StageClock(None)
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), clock("forward"):
             log_probs = task(model, batch)  # [b, r]
             S = row_fn(log_probs)  # [b, R]
     finally:
@@ -356,7 +395,8 @@ def _hooked_row_gradients(model, batch, task, row_fn, params, owners, sink: _Row
     b, R = S.shape
     outputs = [out for m in calls for _, out in calls[m]]
     grad_outputs = torch.eye(R, device=S.device, dtype=S.dtype)[:, None, :].expand(R, b, R)
-    grads = _batched_grad(S, outputs, grad_outputs)  # each [R, B, ..., out]
+    with clock("backward"):
+        grads = _batched_grad(S, outputs, grad_outputs)  # each [R, B, ..., out]
     by_module, i = {}, 0
     for m in calls:
         by_module[m] = []
