@@ -1,16 +1,21 @@
-"""How the KL ratio of Table 2 responds to the perturbation's magnitude and to the FPC budget.
+"""How Table 2's KL ratio depends on how the direction is recovered, and on the magnitude.
 
-Reads a finished run's decomposition, coefficients and recovered directions, and for each
-recovered component prints the KL ratio (top examples over a random held-out baseline, the
-better sign) for the recovered direction at several magnitudes, for FPC re-run with other
-iteration caps, and for the plain back-projection A^T h. Not part of the workflow.
+Reads a finished run's decomposition, held-in examples and operator norm, and for the first
+few eligible components (or those given) prints the KL ratio (top held-in examples over a
+random held-in baseline, the better sign, as the perturb rule) for:
+  - FPC run as Appendix G does (`fpc_schedule`: one iteration per continuation stage; the
+    default's `perturbation.fpc.solver: paper_schedule`);
+  - FPC run to the l1 optimum (`fpc_recover`; `solver: l1_optimum`);
+  - the plain back-projection A^T h (no recovery; <g, A^T h> = <A g, h> exactly);
+with the number of non-zeros of each. Not part of the workflow.
 
-    python benchmarks/perturbation_knobs.py results/default --model smollm2-135m-instruct \\
-        --task yat --name npeff_c32_s0 --magnitudes 1 5 20 --fpc-iterations 100
+    python benchmarks/perturbation_knobs.py results/default --task sst2 --name npeff_c32_s0 \\
+        --components 3 --n-baseline 64 --magnitudes 20
 """
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from npeff import io  # noqa: E402
 from npeff.analysis.tunings import top_examples  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
-from npeff.fpc import fpc_recover  # noqa: E402
+from npeff.fpc import fpc_recover, fpc_schedule  # noqa: E402
 from npeff.models import ParameterSelection, load_model  # noqa: E402
 from npeff.perturb import (FrozenPrefix, encode_texts, perturbation_effect, reject_similar,  # noqa: E402
                            unit_direction)
@@ -33,22 +38,24 @@ def main():
     ap.add_argument("results", type=Path, help="results/<config>")
     ap.add_argument("--model", default="smollm2-135m-instruct", help="the model's name in the config")
     ap.add_argument("--resources", type=Path, default=Path("resources"))
-    ap.add_argument("--task", default="yat")
+    ap.add_argument("--task", default="sst2")
     ap.add_argument("--name", default="npeff_c32_s0")
-    ap.add_argument("--magnitudes", type=float, nargs="+", default=[1.0, 5.0, 20.0])
-    ap.add_argument("--fpc-iterations", type=int, nargs="*", default=[100])
-    ap.add_argument("--n-baseline", type=int, default=48)
+    ap.add_argument("--components", type=int, default=3, help="first this many eligible components")
+    ap.add_argument("--component-ids", type=int, nargs="*", help="these components instead")
+    ap.add_argument("--magnitudes", type=float, nargs="+", default=[20.0])
+    ap.add_argument("--n-baseline", type=int, default=64)
     ap.add_argument("--top-k", type=int, default=16)
+    ap.add_argument("--mu", type=float, default=4e-5)
+    ap.add_argument("--similarity-threshold", type=float, default=0.5)
     args = ap.parse_args()
 
     R, M, task_name = args.results, args.results / args.model, args.task
     decomposition, dec_attrs = io.read_decomposition(M / "decomp" / task_name / f"{args.name}.h5")
-    component_ids, directions, attrs = io.read_recovered(M / "recovered" / task_name / f"{args.name}.h5")
-    W = io.read_coefficients(M / "coeffs" / task_name / f"{args.name}.h5")[0]["W"]
-    examples = read_jsonl(R / "data" / task_name / "heldout.jsonl")
+    norm = json.loads((M / "perturb" / task_name / "operator_norm.json").read_text())["operator_norm"]
+    examples = read_jsonl(R / "data" / task_name / "heldin.jsonl")
     labels = json.loads((R / "data" / task_name / "info.json").read_text())["label_names"]
     model, tokenizer = load_model(args.resources / "models" / args.model)
-    selection = ParameterSelection(tuple(attrs["param_include"]), tuple(attrs["param_exclude"]))
+    selection = ParameterSelection(tuple(dec_attrs["param_include"]), tuple(dec_attrs["param_exclude"]))
     spec = TASK_SPECS[task_name]
     task = make_task(spec, tokenizer, labels)
     prefix = FrozenPrefix(model, selection)
@@ -58,26 +65,31 @@ def main():
 
     rng = np.random.default_rng(0)
     base = encoded(sorted(rng.choice(len(examples), min(args.n_baseline, len(examples)), replace=False).tolist()))
-    tops = top_examples(W, args.top_k)
+    tops = top_examples(decomposition["W"], args.top_k)
     projection = SparseProjection.from_attrs(dec_attrs)
     H = torch.from_numpy(decomposition["H"])
-    for i, c in enumerate(component_ids):
+    eligible = [c for c, top in enumerate(tops) if top is not None]
+    for c in args.component_ids or eligible[:args.components]:
         top = encoded(tops[c].tolist())
         originals = {id(b): prefix.run(task, b) for b in top + base}
-
-        def ratio(u, magnitude):
-            effect = perturbation_effect(prefix, task, selection, unit_direction(u, magnitude), top, base, originals)
-            return effect["kl_ratio"]
-
-        recovered = torch.from_numpy(directions[i])
-        cells = [f"recovered, magnitude {m:g}: {ratio(recovered, m):.2f}" for m in args.magnitudes]
-        h = reject_similar(H, int(c), attrs["similarity_threshold"])
-        for n_iter in args.fpc_iterations:
-            u = fpc_recover(projection, h[None], mu=attrs["fpc_mu"], max_iter=n_iter,
-                            operator_norm=attrs["operator_norm"]).u[0]
-            cells.append(f"FPC {n_iter} iterations: {ratio(u, max(args.magnitudes)):.2f}")
-        cells.append(f"back-projection A^T h: {ratio(projection.transpose(h[None])[0], max(args.magnitudes)):.2f}")
-        print(f"{task_name} {args.name} component {c}: " + "; ".join(cells), flush=True)
+        h = reject_similar(H, int(c), args.similarity_threshold)
+        t0 = time.perf_counter()
+        scheduled = fpc_schedule(projection, h, mu=args.mu, operator_norm=norm).u
+        t1 = time.perf_counter()
+        optimum = fpc_recover(projection, h, mu=args.mu, operator_norm=norm).u
+        t2 = time.perf_counter()
+        candidates = {f"FPC as App. G ({t1 - t0:.0f} s)": scheduled,
+                      f"FPC to the l1 optimum ({t2 - t1:.0f} s)": optimum,
+                      "back-projection A^T h": projection.transpose(h[None])[0]}
+        cells = []
+        for label, u in candidates.items():
+            for magnitude in args.magnitudes:
+                effect = perturbation_effect(prefix, task, selection, unit_direction(u, magnitude), top, base,
+                                             originals)
+                cells.append(f"{label}, |u|_0 {int((u != 0).sum())}, magnitude {magnitude:g}: KL ratio "
+                             f"{effect['kl_ratio']:.2f} (top {effect['kl_top']:.3g}, baseline "
+                             f"{effect['kl_baseline']:.3g})")
+        print(f"{task_name} {args.name} component {c}:\n  " + "\n  ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ rule operator_norm:
     input:
         f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
     output:
-        f"{RESULTS}/{{model}}/recovered/{{task}}/operator_norm.json",
+        f"{RESULTS}/{{model}}/perturb/{{task}}/operator_norm.json",
     threads: 2
     resources:
         gpu=config["gpus_per_job"],
@@ -21,36 +21,10 @@ rule operator_norm:
         "../scripts/operator_norm.py"
 
 
-rule recover_directions:
-    input:
-        operator_norm=f"{RESULTS}/{{model}}/recovered/{{task}}/operator_norm.json",
-        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{name}}.h5",
-    output:
-        f"{RESULTS}/{{model}}/recovered/{{task}}/{{name}}.h5",
-    params:
-        settings=config["perturbation"],
-        n_components=lambda wc: perturbation_setting(wc.task, "n_components"),
-        top_k=config["tunings"]["top_k"],
-        min_coefficient=config["tunings"]["min_coefficient"],
-    wildcard_constraints:
-        name=r"(npeff|gnpeff|gc)_c\d+_s\d+",
-    threads: 2
-    resources:
-        gpu=config["gpus_per_job"],
-    log:
-        log_path("recover_directions", "{model}", "{task}", "{name}"),
-    benchmark:
-        bench_path("recover_directions", "{model}", "{task}", "{name}")
-    conda:
-        "../envs/gpu.yaml"
-    script:
-        "../scripts/recover_directions.py"
-
-
 rule perturb:
     input:
         model=f"{RES}/models/{{model}}",
-        recovered=f"{RESULTS}/{{model}}/recovered/{{task}}/{{name}}.h5",
+        operator_norm=f"{RESULTS}/{{model}}/perturb/{{task}}/operator_norm.json",
         decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{name}}.h5",  # top examples: held-in, as the paper
         pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
         examples=f"{RESULTS}/data/{{task}}/heldin.jsonl",
@@ -59,6 +33,7 @@ rule perturb:
         f"{RESULTS}/{{model}}/perturb/{{task}}/{{name}}.csv",
     params:
         settings=config["perturbation"],
+        n_components=lambda wc: perturbation_setting(wc.task, "n_components"),
         n_baseline=lambda wc: perturbation_setting(wc.task, "n_baseline"),
         top_k=config["tunings"]["top_k"],
         min_coefficient=config["tunings"]["min_coefficient"],

@@ -16,5 +16,6 @@ body = [[TASK_TITLES.get(r["task"], r["task"]), f"{r['mean_abs_cos']:.2f}", f"{r
          str(r["n_examples"]), f"{r['n_parameters']:,}", str(r["rows"])] for r in rows]
 caption = ("PEF spread: mean |cos| between examples' PEFs and the share of their top direction "
            f"(near 1: nearly parallel PEFs, no selective component possible); model {snakemake.params.model_name}, "
-           f"config {snakemake.params.config_name}, parameters {rows[0]['param_include'] if rows else ''}")
+           f"config {snakemake.params.config_name}"
+           + (f", parameters `{rows[0]['param_include']}` except `{rows[0]['param_exclude']}`" if rows else ""))
 write_table(snakemake.output, rows, header, body, caption, "tab:pef_spread")

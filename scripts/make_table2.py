@@ -20,8 +20,8 @@ body = [[METHOD_TITLES.get(m, m)] + [fmt(by_key[(m, t)][k], 2) if (m, t) in by_k
                                      for t in tasks for k in ("kl_ratio", "norm_ratio")] for m in methods]
 s = snakemake.params
 caption = (f"Table 2: perturbation results, geometric means over components of the ratio of mean "
-           f"KL(perturbed || original) on each component's top {s.top_k} held-out examples to the mean over a "
-           f"random held-out baseline set (sizes in table2.csv), keeping the larger of the two signs, and the same "
+           f"KL(perturbed || original) on each component's top {s.top_k} held-in examples (the decomposition's own, as the paper) to the mean over a "
+           f"random held-in baseline set (sizes in table2.csv), keeping the larger of the two signs, and the same "
            f"ratio of PEF norms; "
            f"L2 magnitude {s.magnitude}; model {s.model_name}, config {s.config_name}")
 write_text(Path(snakemake.output.md), markdown_table(header, body, caption))

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from npeff.fpc import fpc_recover, spectral_norm
+from npeff.fpc import fpc_recover, fpc_schedule, recover_direction, spectral_norm
 from npeff.projection import SparseProjection
 
 
@@ -132,3 +132,64 @@ def test_working_set_grows_until_optimality_holds_off_it():
     torch.testing.assert_close(g[on], -1e-3 * scaled[on].sign(), rtol=0.05, atol=0)
     # an l1 optimum has at most d non-zeros; the stopping rule leaves a few tiny extra ones
     assert int((scaled.abs() > 1e-3 * scaled.abs().max()).sum()) <= 100
+
+
+def dense_fpc_schedule(A, b, mu, gamma, beta, inner, tau):
+    """Hale et al.'s FPC written out on a dense matrix: u = 0, continuation from gamma |A^T b|_inf,
+    `inner` shrinkage iterations per stage, stop after the stage at mu. Returns (u, iterations)."""
+    import numpy as np
+
+    u = np.zeros(A.shape[1])
+    mu_k = gamma * np.abs(A.T @ b).max()
+    stages = [mu_k]
+    while stages[-1] > mu:
+        stages.append(max(stages[-1] / beta, mu))
+    for mu_k in stages:
+        for _ in range(inner):
+            step = u - tau * (A.T @ (A @ u - b))
+            u = np.sign(step) * np.maximum(np.abs(step) - tau * mu_k, 0)
+    return u, len(stages) * inner
+
+
+@pytest.mark.parametrize("inner", [1, 3])
+def test_paper_schedule_is_fpc_with_that_many_iterations_per_stage(inner):
+    p = SparseProjection(5000, 300, seed=3, density=4)
+    h = p.project(planted_sparse(5000, 40, rows=2, seed=5)) + 0.01 * torch.randn(2, 300)
+    ours = fpc_schedule(p, h, inner_iterations=inner)
+    c = 1 / spectral_norm(p)
+    A = c * p.dense().astype("float64")
+    tau = min(1 + 1.665 * (1 - 300 / 5000), 1.999)
+    for r in range(2):
+        b = (h[r] / h[r].norm()).double().numpy()
+        reference, iterations = dense_fpc_schedule(A, b, 4e-5, 0.99, 4.0, inner, tau)
+        assert int(ours.n_iter[r]) == iterations and not ours.converged[r]
+        torch.testing.assert_close(ours.u[r] / (c * h[r].norm()), torch.from_numpy(reference).float(),
+                                   rtol=1e-3, atol=1e-5)
+
+
+def test_paper_schedule_with_many_iterations_per_stage_reaches_the_l1_optimum():
+    """The schedule is FPC: given enough iterations its last stage lands where fpc_recover does."""
+    p = SparseProjection(3000, 200, seed=11, density=4)
+    h = p.project(planted_sparse(3000, 12, rows=1, seed=2))[0]
+    c, mu = 1 / spectral_norm(p), 1e-3
+    b = h / h.norm()
+    long = fpc_schedule(p, h, mu=mu, inner_iterations=3000).u / (c * h.norm())
+    optimum = fpc_recover(p, h, mu=mu, xtol=1e-7, gtol=1e-4).u / (c * h.norm())
+    f_long, f_opt = l1_objective(p, c, long, b, mu), l1_objective(p, c, optimum, b, mu)
+    assert f_long <= f_opt * (1 + 1e-3), (f_long, f_opt)
+    # with the paper's single iteration it stops far from the optimum: dense, not sparse
+    short = fpc_schedule(p, h, mu=mu)
+    assert len(short.indices[0]) > 3 * len(fpc_recover(p, h, mu=mu).indices[0])
+
+
+def test_recover_direction_dispatches_on_the_solver_and_names_a_bad_one():
+    p = SparseProjection(2000, 100, seed=1)
+    h = p.project(planted_sparse(2000, 5, rows=1, seed=0))[0]
+    norm = spectral_norm(p)
+    torch.testing.assert_close(recover_direction(p, h, {"solver": "paper_schedule"}, norm).u,
+                               fpc_schedule(p, h, operator_norm=norm).u)
+    torch.testing.assert_close(recover_direction(p, h, {"solver": "l1_optimum", "mu": 1e-3}, norm).u,
+                               fpc_recover(p, h, mu=1e-3, operator_norm=norm).u)
+    assert (fpc_schedule(p, torch.zeros(100)).u == 0).all()
+    with pytest.raises(ValueError, match="perturbation.fpc.solver"):
+        recover_direction(p, h, {"solver": "lasso"}, norm)
