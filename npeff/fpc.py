@@ -26,6 +26,11 @@ Zhang 2010), the work is split:
      |g_i| <= mu off the support (and g_i = -mu sign(u_i) on it, which step 2 ensures).
      The (up to 2 d) largest violators, |g_i| > (1 + gtol) mu, join W and step 2 resumes from u.
 Converged means no violator is left after step 2 stopped by its rule: the l1 solution.
+
+fpc_schedule is the other solver: FPC as Appendix G runs it for the perturbations (one plain
+iteration per continuation stage over all n, then stop); recover_direction picks by config.
+On whole-model PEFs its dense direction perturbs selectively and the l1 optimum does not
+(README, "FPC").
 """
 from __future__ import annotations
 

@@ -176,7 +176,7 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
         backend, one sequence per example), from the same forward.
     timings : when a dict, seconds per stage are added to it (hooks backend): "forward",
         "backward" (output gradients of every row), "per_example_grads" (weight gradients from
-        activations and output gradients), "gram", "projection" (benchmarks/pef_cost.py).
+        activations and output gradients), "gram", "projection": where a PEF's time goes.
     """
     if rows not in ROW_KINDS:
         raise ValueError(f"rows must be one of {ROW_KINDS}, got {rows!r}")
