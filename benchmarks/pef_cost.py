@@ -1,0 +1,123 @@
+"""Per-example cost model of a whole-model PEF, each stage beside its floor, in one run.
+
+For the default's model and each task (one batch of its held-in examples from a finished or
+partial run: results/<config>/data/<task>/heldin.jsonl), times:
+  forward            one forward pass (no grad);
+  fwd+bwd per row    one forward + one full backward per PEF row (the floor of any exact PEF);
+  PEF                compute_pefs as the signals rule runs it, split by stage (forward,
+                     backward, per-example weight gradients, Gram, projection);
+  memory read        summing a [rows, n] float32 tensor (the projection's floor: it must read
+                     every gradient entry once).
+It prints seconds per example and the ratios the goals are stated in (PEF / fwd+bwd per row,
+projection / memory read), so it reads the same on any machine.
+
+    python benchmarks/pef_cost.py results/default [--tasks sst2 yat] [--batch 8] [--device cuda]
+"""
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from npeff.data import read_jsonl  # noqa: E402
+from npeff.models import ParameterSelection, load_model  # noqa: E402
+from npeff.pef import compute_pefs  # noqa: E402
+from npeff.projection import SparseProjection  # noqa: E402
+from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
+
+
+def seconds(fn, device, repeats=2):
+    """Best wall time of `repeats` calls after one warm-up (these machines are shared and noisy)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("results", type=Path, help="results/<config> with data/<task>/heldin.jsonl")
+    ap.add_argument("--config", type=Path, default=Path("config/config.yaml"))
+    ap.add_argument("--resources", type=Path, default=Path("resources"))
+    ap.add_argument("--tasks", nargs="*", help="default: every task of the config")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("no CUDA device here: skipping the GPU benchmark")
+        return
+    cfg = yaml.safe_load(args.config.read_text())
+    model_name = cfg["model"]["name"]
+    model, tokenizer = load_model(args.resources / "models" / model_name, args.device)
+    params = cfg.get("parameters", {})
+    selection = ParameterSelection(tuple(params.get("include", ["*"])), *(
+        [tuple(params["exclude"])] if "exclude" in params else []))
+    n = selection.n_parameters(model)
+    proj_cfg = cfg["projection"]
+    projection = SparseProjection(n, proj_cfg["dim"], seed=proj_cfg["seed"], density=proj_cfg["density"])
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    print(f"{model_name}, {n:,} parameters, projection to {proj_cfg['dim']} at density {proj_cfg['density']}; "
+          f"device {args.device} ({torch.cuda.get_device_name() if args.device == 'cuda' else cpu}, "
+          f"{torch.get_num_threads()} threads); batch {args.batch}")
+    for task_name in args.tasks or list(cfg["tasks"]):
+        tcfg = cfg["tasks"][task_name]
+        info = json.loads((args.results / "data" / task_name / "info.json").read_text())
+        examples = read_jsonl(args.results / "data" / task_name / "heldin.jsonl")[:args.batch]
+        spec = TASK_SPECS[task_name]
+        task = make_task(spec, tokenizer, info["label_names"])
+        batch = {k: v.to(args.device) for k, v in
+                 build_batch(spec, tokenizer, [ex["text"] for ex in examples], info["label_names"]).items()}
+        b = len(examples)
+        rows = "eps" if tcfg.get("eps_rows") else "lrm"
+        pef_kwargs = dict(rows=rows, n_eps_rows=tcfg.get("eps_rows"), eps_seed=proj_cfg["seed"],
+                          svd_rank=tcfg.get("svd_rank"), projection=projection, selection=selection)
+        R = compute_pefs(model, batch, task, **pef_kwargs).G.shape[1]  # rows stored per example
+
+        def forward():
+            with torch.no_grad():
+                task(model, batch)
+
+        def forward_backward_per_row():  # one example at a time: R backwards of a full gradient
+            for i in range(b):
+                one = {k: v[i:i + 1] for k, v in batch.items()}
+                for _ in range(R):
+                    model.zero_grad(set_to_none=True)
+                    task(model, one)[0].logsumexp(-1).backward()
+
+        stages = {}
+
+        def pef():
+            stages.clear()
+            compute_pefs(model, batch, task, timings=stages, **pef_kwargs)
+
+        grads = torch.randn(R, n, device=args.device)  # [R, n]: one example's gradient rows
+        t_fwd = seconds(forward, args.device) / b
+        t_floor = seconds(forward_backward_per_row, args.device, repeats=1) / b
+        t_pef = seconds(pef, args.device) / b
+        t_read = seconds(lambda: grads.sum(), args.device)
+        per_stage = {k: v / b for k, v in stages.items()}
+        print(f"\n{task_name}: {R} PEF row(s) per example")
+        print(f"  forward {t_fwd:.3f} s | fwd+bwd per row {t_floor:.3f} s | PEF {t_pef:.3f} s "
+              f"= {t_pef / t_floor:.2f}x the fwd+bwd floor (goal <= 1.5x)")
+        print("  PEF stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in per_stage.items()))
+        if "projection" in per_stage:
+            print(f"  projection {per_stage['projection']:.3f} s vs reading the rows {t_read:.3f} s = "
+                  f"{per_stage['projection'] / t_read:.1f}x (goal <= 3x)")
+        del grads
+
+
+if __name__ == "__main__":
+    main()
