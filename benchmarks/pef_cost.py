@@ -17,33 +17,20 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import timed  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.models import ParameterSelection, load_model  # noqa: E402
 from npeff.pef import compute_pefs  # noqa: E402
 from npeff.projection import SparseProjection  # noqa: E402
+from npeff.runtime import device_name  # noqa: E402
 from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
-
-
-def seconds(fn, device, repeats=2):
-    """Best wall time of `repeats` calls after one warm-up (these machines are shared and noisy)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main():
@@ -70,8 +57,7 @@ def main():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     print(f"{model_name}, {n:,} parameters, projection to {proj_cfg['dim']} at density {proj_cfg['density']}; "
-          f"device {args.device} ({torch.cuda.get_device_name() if args.device == 'cuda' else cpu}, "
-          f"{torch.get_num_threads()} threads); batch {args.batch}")
+          f"device {device_name(args.device)}{'' if args.device == 'cuda' else ', ' + cpu}; batch {args.batch}")
     for task_name in args.tasks or list(cfg["tasks"]):
         tcfg = cfg["tasks"][task_name]
         info = json.loads((args.results / "data" / task_name / "info.json").read_text())
@@ -103,11 +89,12 @@ def main():
             stages.clear()
             compute_pefs(model, batch, task, timings=stages, **pef_kwargs)
 
+        sync = torch.cuda.synchronize if args.device == "cuda" else None
         grads = torch.randn(R, n, device=args.device)  # [R, n]: one example's gradient rows
-        t_fwd = seconds(forward, args.device) / b
-        t_floor = seconds(forward_backward_per_row, args.device, repeats=1) / b
-        t_pef = seconds(pef, args.device) / b
-        t_read = seconds(lambda: grads.sum(), args.device)
+        t_fwd = timed(forward, repeat=2, sync=sync) / b
+        t_floor = timed(forward_backward_per_row, repeat=1, sync=sync) / b
+        t_pef = timed(pef, repeat=2, sync=sync) / b
+        t_read = timed(lambda: grads.sum(), repeat=2, sync=sync)
         per_stage = {k: v / b for k, v in stages.items()}
         print(f"\n{task_name}: {R} PEF row(s) per example")
         print(f"  forward {t_fwd:.3f} s | fwd+bwd per row {t_floor:.3f} s | PEF {t_pef:.3f} s "

@@ -310,12 +310,10 @@ def recover_direction(projection: SparseProjection, h, settings: dict, operator_
     """The config's `perturbation.fpc` solver on h [d] or [k, d]: "paper_schedule" (fpc_schedule,
     Appendix G as run for the perturbations) or "l1_optimum" (fpc_recover, to its stopping rule)."""
     solver = settings.get("solver", "paper_schedule")
-    common = {"mu": settings.get("mu", 4e-5), "gamma": settings.get("gamma", 0.99),
-              "beta": settings.get("beta", 4.0), "operator_norm": operator_norm}
-    if solver == "paper_schedule":
-        return fpc_schedule(projection, h, inner_iterations=settings.get("inner_iterations", 1), **common)
-    if solver == "l1_optimum":
-        return fpc_recover(projection, h, xtol=settings.get("xtol", 1e-4), gtol=settings.get("gtol", 1e-2),
-                           max_iter=settings.get("max_iter", 20_000), max_passes=settings.get("max_passes", 30),
-                           **common)
-    raise ValueError(f"perturbation.fpc.solver must be one of {SOLVERS}, got {solver!r}")
+    if solver not in SOLVERS:
+        raise ValueError(f"perturbation.fpc.solver must be one of {SOLVERS}, got {solver!r}")
+    own = ("inner_iterations",) if solver == "paper_schedule" else ("xtol", "gtol", "max_iter", "max_passes")
+    # settings left out take the solver's own defaults (Appendix G's)
+    kwargs = {k: settings[k] for k in ("mu", "gamma", "beta", *own) if k in settings}
+    solve = fpc_schedule if solver == "paper_schedule" else fpc_recover
+    return solve(projection, h, operator_norm=operator_norm, **kwargs)
