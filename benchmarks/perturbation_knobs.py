@@ -51,7 +51,9 @@ def main():
 
     R, M, task_name = args.results, args.results / args.model, args.task
     decomposition, dec_attrs = io.read_decomposition(M / "decomp" / task_name / f"{args.name}.h5")
-    norm = json.loads((M / "perturb" / task_name / "operator_norm.json").read_text())["operator_norm"]
+    projection = SparseProjection.from_attrs(dec_attrs)
+    norm_file = M / "perturb" / f"operator_norm_dim{projection.out_dim}_density{projection.density}_seed{projection.seed}.json"
+    norm = json.loads(norm_file.read_text())["operator_norm"]
     examples = read_jsonl(R / "data" / task_name / "heldin.jsonl")
     labels = json.loads((R / "data" / task_name / "info.json").read_text())["label_names"]
     model, tokenizer = load_model(args.resources / "models" / args.model)
@@ -66,7 +68,6 @@ def main():
     rng = np.random.default_rng(0)
     base = encoded(sorted(rng.choice(len(examples), min(args.n_baseline, len(examples)), replace=False).tolist()))
     tops = top_examples(decomposition["W"], args.top_k)
-    projection = SparseProjection.from_attrs(dec_attrs)
     H = torch.from_numpy(decomposition["H"])
     eligible = [c for c, top in enumerate(tops) if top is not None]
     for c in args.component_ids or eligible[:args.components]:

@@ -120,6 +120,22 @@ def task_projection(task):
     return {**config["projection"], "dim": task_cfg(task).get("projection_dim", config["projection"]["dim"])}
 
 
+def projection_key(task):
+    """The file-name key of a task's projection: every task with the same settings shares one ||A||_2."""
+    proj = task_projection(task)
+    return f"dim{proj['dim']}_density{proj['density']}_seed{proj['seed']}"
+
+
+def operator_norm_file(wc):
+    return f"{RESULTS}/{wc.model}/perturb/operator_norm_{projection_key(wc.task)}.json"
+
+
+def operator_norm_pefs(wc):
+    """The held-in PEFs of the model's first task with this projection (they carry its attributes)."""
+    task = next(t for t in MODELS[wc.model]["tasks"] if projection_key(t) == wc.key)
+    return f"{RESULTS}/{wc.model}/pefs/{task}/heldin.h5"
+
+
 def icl_task():
     """The task of Table 3, or None when the config does not have it."""
     task = config["icl"]["task"]

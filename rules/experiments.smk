@@ -5,16 +5,18 @@
 
 rule operator_norm:
     input:
-        f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
+        operator_norm_pefs,
     output:
-        f"{RESULTS}/{{model}}/perturb/{{task}}/operator_norm.json",
+        f"{RESULTS}/{{model}}/perturb/operator_norm_{{key}}.json",
+    wildcard_constraints:
+        key=r"dim\d+_density\d+_seed\d+",
     threads: 2
     resources:
         gpu=config["gpus_per_job"],
     log:
-        log_path("operator_norm", "{model}", "{task}"),
+        log_path("operator_norm", "{model}", "{key}"),
     benchmark:
-        bench_path("operator_norm", "{model}", "{task}")
+        bench_path("operator_norm", "{model}", "{key}")
     conda:
         "../envs/gpu.yaml"
     script:
@@ -24,7 +26,7 @@ rule operator_norm:
 rule perturb:
     input:
         model=f"{RES}/models/{{model}}",
-        operator_norm=f"{RESULTS}/{{model}}/perturb/{{task}}/operator_norm.json",
+        operator_norm=operator_norm_file,
         decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{name}}.h5",  # top examples: held-in, as the paper
         pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
         examples=f"{RESULTS}/data/{{task}}/heldin.jsonl",

@@ -1,4 +1,5 @@
-"""Rule operator_norm: ||A||_2 of a task's projection, once for every FPC recovery on that task."""
+"""Rule operator_norm: ||A||_2 of a projection, once for every FPC recovery with it (every task that
+shares the projection settings and the model)."""
 import json
 from pathlib import Path
 

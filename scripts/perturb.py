@@ -77,6 +77,7 @@ def encoded_batches(indices):
 m = len(examples)
 baseline = sorted(rng.choice(m, size=min(p.n_baseline, m), replace=False).tolist())
 base_batches = encoded_batches(baseline)
+base_originals = {id(b): prefix.run(task, b) for b in base_batches}  # unperturbed, shared by every component
 norms = signals["pef_norms"]
 fpc = settings["fpc"]
 
@@ -87,7 +88,7 @@ for c in chosen:
     direction = unit_direction(recovered.u, settings["magnitude"])  # [n]
     recovered.indices.clear(), recovered.values.clear()  # the dense direction is all that is needed
     top_batches = encoded_batches(tops[c].tolist())
-    originals = {id(b): prefix.run(task, b) for b in base_batches + top_batches}
+    originals = {**base_originals, **{id(b): prefix.run(task, b) for b in top_batches}}
     effect = perturbation_effect(prefix, task, selection, direction, top_batches, base_batches, originals)
     rows.append({"task": task_name, "method": dec_attrs["method"], "component": int(c), **effect,
                  "norm_ratio": float(norms[tops[c]].mean() / norms[baseline].mean()),
