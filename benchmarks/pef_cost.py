@@ -12,6 +12,9 @@ It prints seconds per example and the ratios the goals are stated in (PEF / fwd+
 projection / memory read), so it reads the same on any machine.
 
     python benchmarks/pef_cost.py results/default [--tasks sst2 yat] [--batch 8] [--device cuda]
+
+The batch is the task's batch size in the config (as the signals rule runs it) unless --batch is given:
+the projection hashes its matrix once per call and reuses it for every row of the batch.
 """
 import argparse
 import json
@@ -39,7 +42,7 @@ def main():
     ap.add_argument("--config", type=Path, default=Path("config/config.yaml"))
     ap.add_argument("--resources", type=Path, default=Path("resources"))
     ap.add_argument("--tasks", nargs="*", help="default: every task of the config")
-    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--batch", type=int, help="examples per call (default: the task's batch size)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -57,11 +60,12 @@ def main():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     print(f"{model_name}, {n:,} parameters, projection to {proj_cfg['dim']} at density {proj_cfg['density']}; "
-          f"device {device_name(args.device)}{'' if args.device == 'cuda' else ', ' + cpu}; batch {args.batch}")
+          f"device {device_name(args.device)}{'' if args.device == 'cuda' else ', ' + cpu}")
     for task_name in args.tasks or list(cfg["tasks"]):
         tcfg = cfg["tasks"][task_name]
         info = json.loads((args.results / "data" / task_name / "info.json").read_text())
-        examples = read_jsonl(args.results / "data" / task_name / "heldin.jsonl")[:args.batch]
+        batch_size = args.batch or tcfg.get("batch_size", cfg["batch_size"])
+        examples = read_jsonl(args.results / "data" / task_name / "heldin.jsonl")[:batch_size]
         spec = TASK_SPECS[task_name]
         task = make_task(spec, tokenizer, info["label_names"])
         batch = {k: v.to(args.device) for k, v in
@@ -96,7 +100,7 @@ def main():
         t_pef = timed(pef, repeat=2, sync=sync) / b
         t_read = timed(lambda: grads.sum(), repeat=2, sync=sync)
         per_stage = {k: v / b for k, v in stages.items()}
-        print(f"\n{task_name}: {R} PEF row(s) per example")
+        print(f"\n{task_name}: {R} PEF row(s) per example, batch {b}")
         print(f"  forward {t_fwd:.3f} s | fwd+bwd per row {t_floor:.3f} s | PEF {t_pef:.3f} s "
               f"= {t_pef / t_floor:.2f}x the fwd+bwd floor (goal <= 1.5x)")
         print("  PEF stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in per_stage.items()))

@@ -21,7 +21,7 @@ handles models whose selected parameters are not all nn.Linear.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -102,9 +102,7 @@ def _from_difference_rows(D: torch.Tensor, gram: torch.Tensor, log_probs: torch.
 
     The r LRM rows M D have rank r - 1, so they are stored as r - 1 rows S D with
     S = (M^T M)^(1/2): (S D)^T (S D) = D^T M^T M D = G^T G, the same PEF exactly."""
-    M, c = difference_coefficients(log_probs)
-    evals, evecs = torch.linalg.eigh(M.transpose(1, 2) @ M)  # [b, r-1], [b, r-1, r-1]
-    S = evecs @ (evals.clamp_min(0).sqrt()[:, :, None] * evecs.transpose(1, 2))  # symmetric square root
+    S, c = _lrm_square_root(log_probs)
     S, c, gram = S.to(gram.device), c.to(gram.device), gram.double()
     pef_gram = S @ gram @ S  # [b, r-1, r-1] exact G G^T of the stored rows
     D64 = D.double()
@@ -114,6 +112,13 @@ def _from_difference_rows(D: torch.Tensor, gram: torch.Tensor, log_probs: torch.
         result.gradient = (c.cpu()[:, None, :] @ D64).float()  # [b, 1, d]
         result.gradient_norms = (c[:, None, :] @ gram @ c[:, :, None])[:, 0, 0].float().cpu()
     return result
+
+
+def _lrm_square_root(log_probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """S = (M^T M)^(1/2) [b, r-1, r-1] and c [b, r-1] (float64) for difference_coefficients' M, c."""
+    M, c = difference_coefficients(log_probs)
+    evals, evecs = torch.linalg.eigh(M.transpose(1, 2) @ M)  # [b, r-1], [b, r-1, r-1]
+    return evecs @ (evals.clamp_min(0).sqrt()[:, :, None] * evecs.transpose(1, 2)), c
 
 
 def predicted_rows(log_probs: torch.Tensor) -> torch.Tensor:
@@ -153,6 +158,7 @@ class PEFBatch:
     gradient_norms: torch.Tensor | None = None  # [b] ||g g^T||_F = ||g||^2, before projection
     activations: torch.Tensor | None = None  # [b, hidden] final-token block output (with_activations)
     gram: torch.Tensor | None = None  # [b, R, R] exact G G^T of the PEF rows, before projection and SVD
+    extra_G: list[torch.Tensor] | None = None  # [b, R, d_k] per extra projection (compute_pefs' extra_projections)
 
 
 def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Callable, *,
@@ -160,7 +166,8 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
                  svd_rank: int | None = None, projection: SparseProjection | None = None,
                  selection: ParameterSelection | None = None, backend: str = "auto",
                  max_block_elems: int = 2**26, with_gradient: bool = False,
-                 with_activations: bool = False, timings: dict | None = None) -> PEFBatch:
+                 with_activations: bool = False, timings: dict | None = None,
+                 extra_projections: Sequence[SparseProjection] = ()) -> PEFBatch:
     """LRM-PEFs (or EPS rows, or predicted-class gradients) of one batch.
 
     model : any nn.Module; `task(model, batch)` must return log-probs [b, r]
@@ -177,6 +184,9 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
     timings : when a dict, seconds per stage are added to it (hooks backend): "forward",
         "backward" (output gradients of every row), "per_example_grads" (weight gradients from
         activations and output gradients), "gram", "projection": where a PEF's time goes.
+    extra_projections : more projections of the same gradients (e.g. a grid of projected
+        dimensions): result.extra_G[k] is exactly what `projection=extra_projections[k]` would
+        give as G, from the same forward and backward.
     """
     if rows not in ROW_KINDS:
         raise ValueError(f"rows must be one of {ROW_KINDS}, got {rows!r}")
@@ -185,8 +195,12 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
     selection = selection or ParameterSelection()
     params = selection.parameters(model)
     n_params = sum(p.numel() for _, p in params)
-    if projection is not None and projection.in_dim != n_params:
-        raise ValueError(f"projection.in_dim is {projection.in_dim} but the selection has {n_params} parameters")
+    if extra_projections and projection is None:
+        raise ValueError("extra_projections need a projection (the main one)")
+    projections = [projection, *extra_projections] if projection is not None else []
+    for proj in projections:
+        if proj.in_dim != n_params:
+            raise ValueError(f"projection.in_dim is {proj.in_dim} but the selection has {n_params} parameters")
 
     eps_A = {}
 
@@ -213,7 +227,7 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
     if with_activations:
         _require_left_padding(batch, "with_activations")
     clock = _StageClock(timings)
-    sink = _RowSink(projection, max_block_elems, clock)
+    sink = _RowSink(projections, max_block_elems, clock)
     activations = None
     with _only_selected_require_grad(model, params):
         if backend == "hooks":
@@ -223,20 +237,25 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
             log_probs = _functional_row_gradients(model, batch, task, row_fn, params, sink)
         else:
             raise ValueError(f"backend must be 'auto', 'hooks' or 'functional', got {backend!r}")
-    G, gram = sink.result(), sink.gram
+    (G, *extras), gram = sink.result(), sink.gram
     if rows == "lrm":
         result = _from_difference_rows(G, gram, log_probs.float(), activations, with_gradient)
+        S = _lrm_square_root(log_probs.float())[0].cpu()
+        stored = [(S @ D.double()).float() for D in extras]  # as _from_difference_rows stores G
         if svd_rank is not None and svd_rank < result.G.shape[1]:  # r - 1 rows are already exact
-            result.G = reduce_rank(result.G, svd_rank)
-        return result
-    R = G.shape[1] - int(with_gradient)
-    result = PEFBatch(G=G[:, :R], frob_norms=torch.linalg.matrix_norm(gram[:, :R, :R]).cpu(),
-                      log_probs=log_probs.float().cpu(), activations=activations, gram=gram[:, :R, :R].cpu())
-    if with_gradient:
-        result.gradient = G[:, R:]
-        result.gradient_norms = gram[:, R, R].cpu()
-    if svd_rank is not None:
-        result.G = reduce_rank(result.G, svd_rank)
+            result.G, stored = reduce_rank(result.G, svd_rank), [reduce_rank(E, svd_rank) for E in stored]
+    else:
+        R = G.shape[1] - int(with_gradient)
+        result = PEFBatch(G=G[:, :R], frob_norms=torch.linalg.matrix_norm(gram[:, :R, :R]).cpu(),
+                          log_probs=log_probs.float().cpu(), activations=activations, gram=gram[:, :R, :R].cpu())
+        if with_gradient:
+            result.gradient = G[:, R:]
+            result.gradient_norms = gram[:, R, R].cpu()
+        stored = [E[:, :R] for E in extras]
+        if svd_rank is not None:
+            result.G, stored = reduce_rank(result.G, svd_rank), [reduce_rank(E, svd_rank) for E in stored]
+    if extra_projections:
+        result.extra_G = stored
     return result
 
 
@@ -271,24 +290,25 @@ def _final_token(block_output) -> torch.Tensor:
 # ---------------------------------------------------------------- internals
 class _RowSink:
     """Receives each parameter's per-example gradient [b, R, numel], in example chunks and
-    in parameter order; projects every chunk at once and accumulates the exact Gram
-    G G^T [b, R, R] (before projection) for the PEF norms."""
+    in parameter order; projects every chunk at once (into each projection) and accumulates
+    the exact Gram G G^T [b, R, R] (before projection) for the PEF norms.
 
-    def __init__(self, projection: SparseProjection | None, max_block_elems: int, clock=None):
+    projections: SparseProjections to project into; none keeps the unprojected rows."""
+
+    def __init__(self, projections: list, max_block_elems: int, clock=None):
         self.clock = clock or _StageClock(None)
-        self.projection = projection
+        self.projections = projections
         self.max_block_elems = max_block_elems
         self.offset = 0
         self.gram = None
-        self.projected = None  # [b, R, d]
+        self.projected = []  # [b, R, d_k] per projection
         self.blocks = []  # unprojected [b, R, numel] per parameter
 
     def add_parameter(self, chunks, b: int, R: int, numel: int, device) -> None:
         """chunks: iterable of (example slice, gradient [c, R, numel])."""
         if self.gram is None:
             self.gram = torch.zeros((b, R, R), device=device)
-            if self.projection is not None:
-                self.projected = torch.zeros((b, R, self.projection.out_dim), device=device)
+            self.projected = [torch.zeros((b, R, p.out_dim), device=device) for p in self.projections]
         pieces = []
         chunks = iter(chunks)
         while True:
@@ -299,19 +319,20 @@ class _RowSink:
             with self.clock("gram"):
                 block = block.float()
                 self.gram[rows] += block @ block.transpose(1, 2)
-            if self.projection is None:
+            if not self.projections:
                 pieces.append(block.detach().cpu())
-            else:
-                with self.clock("projection"):
-                    self.projected[rows] = self.projection.project(block, start=self.offset) + self.projected[rows]
+            with self.clock("projection"):
+                for projection, projected in zip(self.projections, self.projected):
+                    projected[rows] = projection.project(block, start=self.offset) + projected[rows]
         if pieces:
             self.blocks.append(torch.cat(pieces))
         self.offset += numel
 
-    def result(self) -> torch.Tensor:
-        if self.projection is None:
-            return torch.cat(self.blocks, dim=2)
-        return self.projected.cpu()
+    def result(self) -> list[torch.Tensor]:
+        """[b, R, d_k] per projection, or [the unprojected [b, R, n]]."""
+        if not self.projections:
+            return [torch.cat(self.blocks, dim=2)]
+        return [projected.cpu() for projected in self.projected]
 
 
 class _StageClock:

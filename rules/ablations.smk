@@ -1,38 +1,35 @@
 # Ablation grids (Section 4, Appendices E and H), each a Paramspace over a TSV under config/ablations/.
-#   projection_dim  Table 4        PEFs under other projections -> NPEFF -> held-out tunings
+#   projection_dim  Table 4        the task's signals pass also projects into the grid's other dims -> NPEFF
+#                                  -> held-out tunings (each example's gradients computed once)
 #   n_components    Tables 5,12,13 the main decompose / fit_coefficients / tunings rules at other C
 #   seeds           Table 6        the main rules (tunings, perturbations) at other seeds
 #   eps_rank        Figures 2, 3   one pass at the largest EPS; every (EPS, SVD rank) derived from it
 
 
-rule projection_pefs:
-    input:
-        model=f"{RES}/models/{{model}}",
-        examples=f"{RESULTS}/data/{{task}}/{{split}}.jsonl",
-        info=f"{RESULTS}/data/{{task}}/info.json",
-    output:
-        pefs=f"{RESULTS}/{{model}}/ablations/projection/{{task}}/{PROJECTION_GRID.wildcard_pattern}/{{split}}.h5",
-    params:
-        task=lambda wc: task_cfg(wc.task),
-        parameters=lambda wc: model_parameters(wc.model),
-        projection=lambda wc: {**config["projection"], "dim": int(wc.dim), "density": int(wc.density)},
-        batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
-        model_name=lambda wc: wc.model,
-    wildcard_constraints:
-        split="heldin|heldout",
-        dim=r"\d+",
-        density=r"\d+",
-    threads: 2
-    resources:
-        gpu=config["gpus_per_job"],
-    log:
-        log_path("projection_pefs", "{model}", "{task}", "dim{dim}", "density{density}", "{split}"),
-    benchmark:
-        bench_path("projection_pefs", "{model}", "{task}", "dim{dim}", "density{density}", "{split}")
-    conda:
-        "../envs/gpu.yaml"
-    script:
-        "../scripts/signals.py"
+if projection_grid_extras():
+
+    ruleorder: projection_signals > signals
+
+    use rule signals as projection_signals with:
+        output:
+            pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/{{split}}.h5",
+            grads=f"{RESULTS}/{{model}}/grads/{{task}}/{{split}}.h5",
+            acts=f"{RESULTS}/{{model}}/acts/{{task}}/{{split}}.h5",
+            grid=[f"{RESULTS}/{{model}}/ablations/projection/{{task}}/dim~{dim}_density~{density}/{{split}}.h5"
+                  for dim, density in projection_grid_extras()],
+        params:
+            task=lambda wc: task_cfg(wc.task),
+            parameters=lambda wc: model_parameters(wc.model),
+            projection=lambda wc: task_projection(wc.task),
+            extra_projections=[{**config["projection"], "dim": dim, "density": density}
+                               for dim, density in projection_grid_extras()],
+            batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
+            model_name=lambda wc: wc.model,
+            time_objects=lambda wc: wc.split == "heldin",
+        wildcard_constraints:
+            model=re.escape(MAIN_MODEL),
+            task=re.escape(PROJECTION_TASK),
+            split="heldin|heldout",
 
 
 rule projection_npeff:

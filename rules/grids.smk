@@ -88,6 +88,16 @@ def projection_pefs(wc, split):
     return f"{RESULTS}/{wc.model}/ablations/projection/{wc.task}/dim~{wc.dim}_density~{wc.density}/{split}.h5"
 
 
+def projection_grid_extras():
+    """Table 4's grid points other than its task's own projection: [(dim, density)]."""
+    if PROJECTION_TASK is None:
+        return []
+    main = task_projection(PROJECTION_TASK)
+    points = {(int(dim), int(density)) for dim, density in
+              PROJECTION_GRID.dataframe[["dim", "density"]].itertuples(index=False)}
+    return sorted(points - {(main["dim"], main["density"])})
+
+
 def projection_results(model=MAIN_MODEL):
     task, seed = PROJECTION_TASK, config["decomposition"]["seeds"][0]
     if task is None:

@@ -149,6 +149,28 @@ def test_projection_is_applied_blockwise_as_gradients_are_produced(model, batch)
         compute_pefs(model, batch, task, projection=SparseProjection(n + 1, 16))
 
 
+@pytest.mark.parametrize("rows,kwargs", [("lrm", {}), ("lrm", {"svd_rank": 1}),
+                                          ("eps", {"n_eps_rows": 4, "svd_rank": 2}), ("predicted", {})])
+def test_extra_projections_equal_separate_passes(model, batch, rows, kwargs):
+    """One pass into several projections (Table 4's grid) gives each one's G exactly as its own pass."""
+    task = LabelTokenTask([3, 7, 11])
+    n = ParameterSelection().n_parameters(model)
+    main, extras = SparseProjection(n, 128, seed=1, density=8), [SparseProjection(n, 32, seed=1, density=4),
+                                                                  SparseProjection(n, 64, seed=3, density=8)]
+    shared = compute_pefs(model, batch, task, rows=rows, projection=main, extra_projections=extras,
+                          max_block_elems=500, **kwargs)
+    torch.testing.assert_close(shared.G, compute_pefs(model, batch, task, rows=rows, projection=main, **kwargs).G)
+    assert len(shared.extra_G) == len(extras)
+    for proj, G in zip(extras, shared.extra_G):
+        alone = compute_pefs(model, batch, task, rows=rows, projection=proj, **kwargs).G
+        assert G.shape == alone.shape == (batch["input_ids"].shape[0], alone.shape[1], proj.out_dim)
+        torch.testing.assert_close(G, alone, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="need a projection"):
+        compute_pefs(model, batch, task, extra_projections=extras)
+    with pytest.raises(ValueError, match="in_dim"):
+        compute_pefs(model, batch, task, projection=main, extra_projections=[SparseProjection(n + 1, 16)])
+
+
 def test_suffix_task_groups_sequences_per_example(model):
     """CLINC150-style: one sequence per (example, label), example-major."""
     prompts = [[5, 9, 2], [7, 1, 4, 4]]

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
+from npeff import io
+
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "workflow" / "config_tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
@@ -195,9 +197,17 @@ def test_ablation_tables_4_to_6(tiny_run):
     rows = read_table(tiny_run, "table4")
     assert [(int(r["dim"]), int(r["density"])) for r in rows] == [(128, 8), (256, 8)]
     assert all(0 <= float(r["pred_pct"]) <= 100 and 0 <= float(r["lnp_pct"]) <= 100 for r in rows)
-    # the grid point equal to the main projection reuses the main PEFs; the other is computed
-    assert (tiny_run / MODEL / "ablations/projection/sst2/dim~128_density~8/heldin.h5").is_file()
+    # the grid point equal to the main projection reuses the main PEFs; the other is projected from the
+    # same signals pass (same examples, same exact PEF norms), not from a second gradient pass
+    grid_file = tiny_run / MODEL / "ablations/projection/sst2/dim~128_density~8/heldin.h5"
     assert not (tiny_run / MODEL / "ablations/projection/sst2/dim~256_density~8/heldin.h5").exists()
+    grid, grid_attrs = io.read_pefs(grid_file)
+    main, main_attrs = io.read_pefs(tiny_run / MODEL / "pefs/sst2/heldin.h5")
+    assert (grid_attrs["projection_out_dim"], main_attrs["projection_out_dim"]) == (128, 256)
+    assert grid["G"].shape[:2] == main["G"].shape[:2] and grid["G"].shape[2] == 128
+    assert list(grid["ids"]) == list(main["ids"])
+    np.testing.assert_array_equal(grid["pef_norms"], main["pef_norms"])
+    assert not (tiny_run / "benchmarks" / "projection_pefs").exists()
     rows = read_table(tiny_run, "table5")
     assert [(r["task"], int(r["n_components"])) for r in rows] == [("sst2", 2), ("sst2", 4), ("clinc150", 2),
                                                                    ("clinc150", 3)]
@@ -329,7 +339,11 @@ def test_the_slurm_profile_plans_the_paper_jobs_with_gpus(tmp_path):
     assert len(gpu_jobs) > 60 and all("slurm_partition=gpu" in b and "cpus_per_gpu=8" in b for b in gpu_jobs), \
         [b.split(":")[0] for b in gpu_jobs if "slurm_partition=gpu" not in b]
     signals = [block for block in result.stdout.split("\nrule ") if block.startswith("signals:")]
-    assert len(signals) == 12 and all("gpu=1" in b for b in signals)  # 8 of the 360M model, 4 of the 1.7B
+    grid_signals = [block for block in result.stdout.split("\nrule ") if block.startswith("projection_signals:")]
+    # 8 of the 360M model (its SST2 pair also projects into Table 4's grid), 4 of the 1.7B
+    assert len(signals) == 10 and len(grid_signals) == 2
+    assert all("gpu=1" in b and "slurm_partition=gpu" in b for b in signals + grid_signals)
+    assert all("task=sst2" in b and "model=smollm2-360m" in b for b in grid_signals)
 
 
 def test_a_single_target_builds_only_what_it_needs(tmp_path):
@@ -348,11 +362,13 @@ def test_a_single_target_builds_only_what_it_needs(tmp_path):
         return {line.split()[0] for line in result.stdout.splitlines() if re.match(r"^\w+\s+\d+$", line)} - {"total"}
 
     assert planned("groundtruth") == {"groundtruth_toy", "make_groundtruth", "groundtruth"}  # no LM rule
-    assert planned("table5") == {"prepare_model", "prepare_task", "signals", "decompose", "fit_coefficients",
-                                 "tunings", "make_table5", "table5"}
+    # SST2's signals come from projection_signals (Table 4's task): the same pass, also projected into the grid
+    assert planned("table5") == {"prepare_model", "prepare_task", "signals", "projection_signals", "decompose",
+                                 "fit_coefficients", "tunings", "make_table5", "table5"}
     assert planned("figure2") == {"prepare_model", "prepare_task", "eps_pefs", "eps_rank_decompose", "make_figure2",
                                   "figure2"}
-    assert planned("table4") == {"prepare_model", "prepare_task", "signals", "projection_pefs", "projection_npeff",
+    # Table 4's task: one signals pass (projection_signals) writes every grid point's PEFs
+    assert planned("table4") == {"prepare_model", "prepare_task", "projection_signals", "projection_npeff",
                                  "make_table4", "table4"}
     assert {"make_table9", "make_table12", "make_comparison"} <= planned("comparison")
 
