@@ -17,11 +17,14 @@ if not workflow.overwrite_configfiles:
 
 
 
-include: "rules/common.smk"
+include: "rules/config_checks.smk"
 
 
 check_config(config, workflow.source_path("config/schema.yaml"))
 validate(config, "config/schema.yaml", set_default=True)
+
+
+include: "rules/common.smk"
 
 
 include: "rules/grids.smk"  # reads the validated config (defaults filled)

@@ -1,23 +1,10 @@
-# Helpers shared by the rules: config checks with clear messages, paths, targets.
+# Helpers shared by the rules: paths, targets, the models and tasks of the (checked) config.
 import os
 import sys
-
-import jsonschema
-import yaml
 
 sys.path.insert(0, workflow.basedir)  # npeff's torch-free modules, installed or not
 from npeff.data import PACKAGES as SOURCE_PACKAGES  # the PyPI archive each offline source reads
 from npeff.toy.specs import toy_settings
-
-
-def check_config(cfg, schema_path):
-    """Fail with every schema violation named by its config key (before validate() fills defaults)."""
-    with open(schema_path) as f:
-        schema = yaml.safe_load(f)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.path))
-    if errors:
-        lines = [f"  config key '{'.'.join(map(str, e.path)) or '<top level>'}': {e.message}" for e in errors]
-        raise ValueError("invalid workflow configuration:\n" + "\n".join(lines))
 
 
 RESULTS = f"results/{config['name']}"

@@ -40,7 +40,18 @@ def load_grid(name):
         raise ValueError(f"{where}: every value must be >= 1")
     if "task" in df.columns:  # rows of tasks this config does not run are left out (a grid serves many configs)
         df = df[df["task"].isin(TASKS)].reset_index(drop=True)
+    if name == "n_components":
+        for task, C in df.itertuples(index=False):
+            if int(C) > heldin_count(task):
+                raise ValueError(f"{where}: {C} components for task {task}, which has {heldin_count(task)} held-in "
+                                 "examples")
     return Paramspace(df, filename_params="*")
+
+
+def heldin_count(task):
+    """Held-in examples of a task, as npeff.data.split_examples splits them."""
+    cfg = task_cfg(task)
+    return cfg["n_examples"] - round(cfg["n_examples"] * cfg["heldout_fraction"])
 
 
 def ablation_task(name):
@@ -78,6 +89,12 @@ if EPS_SETTINGS["seeds"][0] == EPS_SETTINGS["seeds"][1]:
     raise ValueError("config key 'ablations.eps_rank.seeds': the two seeds must differ (the second is compared "
                      "with the first)")
 EPS_MAX = int(EPS_GRID.dataframe["eps"].astype(int).max())
+if EPS_TASK and EPS_SETTINGS["n_examples"] > heldin_count(EPS_TASK):
+    raise ValueError(f"config key 'ablations.eps_rank.n_examples': {EPS_SETTINGS['n_examples']} exceeds the "
+                     f"{heldin_count(EPS_TASK)} held-in examples of {EPS_TASK}")
+if EPS_TASK and EPS_SETTINGS["n_components"] > EPS_SETTINGS["n_examples"]:
+    raise ValueError(f"config key 'ablations.eps_rank.n_components': {EPS_SETTINGS['n_components']} components "
+                     f"for {EPS_SETTINGS['n_examples']} examples (ablations.eps_rank.n_examples)")
 
 
 def projection_pefs(wc, split):

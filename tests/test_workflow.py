@@ -415,6 +415,15 @@ def test_lint_is_quiet():
     (lambda c: c["groundtruth"]["toys"]["tms_5_2"].pop("n_hidden"), "groundtruth.toys.tms_5_2"),
     (lambda c: c["groundtruth"]["toys"]["tms_5_2"].update(apd={"stepz": 3}), "groundtruth.toys.tms_5_2.apd"),
     (lambda c: c["groundtruth"].update(p_active=2), "groundtruth.p_active"),
+    (lambda c: c["decomposition"].update(seeds=[]), "decomposition.seeds"),
+    # valid alone, wrong with the rest of the config (rules/config_checks.smk)
+    (lambda c: c["tasks"]["sst2"].update(source="rotten_tomatos"), "tasks.sst2.source"),
+    (lambda c: c["tasks"]["sst2"].pop("path"), "tasks.sst2.path"),
+    (lambda c: c["tasks"]["triviaqa"].update(svd_rank=5), "tasks.triviaqa.svd_rank"),
+    (lambda c: c["tasks"]["yat"].update(n_components=33), "tasks.yat.n_components"),
+    (lambda c: c["icl"].update(task="sst"), "icl.task"),
+    (lambda c: c["ablations"]["eps_rank"].update(n_examples=25), "ablations.eps_rank.n_examples"),
+    (lambda c: c["ablations"]["eps_rank"].update(n_components=17), "ablations.eps_rank.n_components"),
 ])
 def test_a_malformed_config_names_the_key(change, key, tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
@@ -433,6 +442,7 @@ def test_a_malformed_config_names_the_key(change, key, tmp_path):
     ("eps_rank", "eps\tsvd_rank\n2\t4\n", "svd_rank must not exceed eps"),
     ("seeds", "seed\nfirst\n", "column 'seed' must hold non-negative integers"),
     ("projection_dim", "dim\tdensity\n", "needs at least one row"),
+    ("n_components", "task\tn_components\nsst2\t40\n", "40 components for task sst2, which has 32 held-in"),
 ])
 def test_a_malformed_grid_names_its_config_key(grid, text, message, tmp_path):
     (tmp_path / "grid.tsv").write_text(text)
