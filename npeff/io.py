@@ -1,9 +1,10 @@
 """HDF5 artifacts: one schema, writer and reader per kind.
 
 Every file records its `kind`, the code version and every setting as
-attributes. Readers check the kind, the datasets' presence, rank and dtype,
-and that named dimensions agree across datasets (e.g. G's m equals W's m),
-and say exactly what is wrong. Writers write to a hidden temporary file in the
+attributes. Readers (and writers) check the kind, the datasets' presence, rank
+and dtype, that named dimensions agree across datasets (e.g. G's m equals W's m)
+and with the file's own attributes (d equals the projection's out_dim), and that
+the values the math needs are finite, and say exactly what is wrong and where. Writers write to a hidden temporary file in the
 same folder and rename it at the end, so an interrupted job never leaves a file
 that looks complete.
 """
@@ -25,37 +26,38 @@ class Field:
     dims: tuple[str, ...]  # named dimensions, checked for agreement across fields
     dtype: str  # numpy kind: "f" float, "i" integer, "S" string
     required: bool = True
+    finite: bool = False  # NaN / Inf is an error (values every later step computes with)
 
 
 SCHEMAS: dict[str, dict[str, Field]] = {
     # per-example representations: LRM-PEFs (R rows), gradients (R = 1)
     "pefs": {
-        "G": Field(("m", "R", "d"), "f"),
-        "pef_norms": Field(("m",), "f"),
+        "G": Field(("m", "R", "d"), "f", finite=True),
+        "pef_norms": Field(("m",), "f", finite=True),
         "log_probs": Field(("m", "r"), "f"),
         "preds": Field(("m",), "i"),
         "labels": Field(("m",), "i"),
         "ids": Field(("m",), "S", required=False),  # a dataset: HDF5 attributes stop at 64 KiB
         # exact eigenvalues of G G^T (= the PEF's nonzero spectrum), descending; Figure 3
-        "gram_eigenvalues": Field(("m", "R"), "f", required=False),
+        "gram_eigenvalues": Field(("m", "R"), "f", required=False, finite=True),
     },
     "activations": {
-        "acts": Field(("m", "h"), "f"),
+        "acts": Field(("m", "h"), "f", finite=True),
         "log_probs": Field(("m", "r"), "f"),
         "preds": Field(("m",), "i"),
         "labels": Field(("m",), "i"),
         "ids": Field(("m",), "S", required=False),
     },
     "decomposition": {
-        "W": Field(("m", "C"), "f"),
-        "H": Field(("C", "d"), "f"),
+        "W": Field(("m", "C"), "f", finite=True),
+        "H": Field(("C", "d"), "f", finite=True),
         "loss_history": Field(("steps",), "f"),
         "step_seconds": Field(("steps",), "f"),
-        "pef_norms": Field(("m",), "f", required=False),  # absent for the SAE (activations)
+        "pef_norms": Field(("m",), "f", required=False, finite=True),  # absent for the SAE (activations)
     },
     "coefficients": {
-        "W": Field(("m", "C"), "f"),
-        "reconstruction_loss": Field(("m",), "f"),
+        "W": Field(("m", "C"), "f", finite=True),
+        "reconstruction_loss": Field(("m",), "f", finite=True),
         "ids": Field(("m",), "S", required=False),
     },
     # sparse parameter-space vectors, CSR over components
@@ -63,7 +65,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "component_ids": Field(("k",), "i"),
         "indptr": Field(("k1",), "i"),
         "indices": Field(("nnz",), "i"),
-        "values": Field(("nnz",), "f"),
+        "values": Field(("nnz",), "f", finite=True),
     },
 }
 
@@ -76,7 +78,7 @@ def write_artifact(path, kind: str, arrays: dict, attrs: dict) -> Path:
     """Validate `arrays` against SCHEMAS[kind] and write them atomically with `attrs`."""
     path = Path(path)
     arrays = {k: _to_numpy(v) for k, v in arrays.items() if v is not None}
-    _validate(kind, arrays, str(path))
+    _validate(kind, arrays, str(path), attrs)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for key, value in attrs.items():
             if value is not None:
@@ -104,11 +106,15 @@ def read_artifact(path, kind: str) -> tuple[dict[str, np.ndarray], dict]:
             raise ArtifactError(f"{path}: expected a '{kind}' artifact, the file says kind={found!r}")
         arrays = {name: _decode(f[name][()]) for name in f.keys()}
         attrs = {k: _from_attr(v) for k, v in f.attrs.items()}
-    _validate(kind, arrays, str(path))
+    _validate(kind, arrays, str(path), attrs)
     return arrays, attrs
 
 
-def _validate(kind: str, arrays: dict[str, np.ndarray], where: str) -> None:
+# dimension -> the attribute that fixes its size, where a file has it
+_DIM_ATTRS = {"d": "projection_out_dim"}
+
+
+def _validate(kind: str, arrays: dict[str, np.ndarray], where: str, attrs: dict | None = None) -> None:
     if kind not in SCHEMAS:
         raise ArtifactError(f"{where}: unknown artifact kind {kind!r}; known: {sorted(SCHEMAS)}")
     sizes: dict[str, tuple[int, str]] = {}
@@ -128,6 +134,16 @@ def _validate(kind: str, arrays: dict[str, np.ndarray], where: str) -> None:
                 other_size, other = sizes[dim]
                 raise ArtifactError(f"{where}: dimension '{dim}' is {size} in '{name}' but {other_size} in '{other}'")
             sizes.setdefault(dim, (size, name))
+        if field.finite and arr.size and not np.isfinite(arr).all():
+            bad = np.argwhere(~np.isfinite(arr))[0]
+            first = f"index {tuple(int(i) for i in bad)}"
+            if field.dims[0] == "m":
+                first = f"example {bad[0]}" + (f", id {arrays['ids'][bad[0]]!r}" if "ids" in arrays else "")
+            raise ArtifactError(f"{where}: dataset '{name}' holds NaN or Inf (first at {first})")
+    for dim, attr in _DIM_ATTRS.items():
+        if dim in sizes and attrs and attrs.get(attr) is not None and int(attrs[attr]) != sizes[dim][0]:
+            raise ArtifactError(f"{where}: dimension '{dim}' of '{sizes[dim][1]}' is {sizes[dim][0]} but the "
+                                f"file's attribute {attr} is {attrs[attr]}")
 
 
 def _to_numpy(a) -> np.ndarray:

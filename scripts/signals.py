@@ -91,4 +91,5 @@ if with_baselines:
                   {**attrs, "rows": "predicted"}, ids)
     io.write_artifact(snakemake.output.acts, "activations", {"acts": torch.cat(acts), "log_probs": log_probs,
                       "preds": log_probs.argmax(1), "labels": labels, "ids": ids},
-                      {**attrs, "layer": "last block output"})
+                      {**{k: v for k, v in attrs.items() if k not in projection.attrs()},  # not projected
+                       "layer": "last block output"})

@@ -99,3 +99,40 @@ def test_atomic_path_keeps_the_old_file_and_no_temporary_when_a_write_fails(tmp_
             tmp.mkdir()
             (tmp / "weights").write_text(content)
     assert (folder / "weights").read_text() == "second" and len(list(tmp_path.iterdir())) == 2
+
+
+def damaged_pefs(tmp_path, damage):
+    """A valid PEF file with 4,096-dim rows, then `damage(h5py.File)` applied in place."""
+    path = io.write_pefs(tmp_path / "p.h5", torch.rand(3, 2, 4096), torch.rand(3), torch.rand(3, 2).log(),
+                         torch.tensor([0, 1, 0]), {"projection_out_dim": 4096}, ids=["a", "b", "c"])
+    with h5py.File(path, "a") as f:
+        damage(f)
+    return path
+
+
+def test_non_finite_values_are_named_with_the_file_and_the_first_bad_example(tmp_path):
+    def nan_in_second_example(f):
+        G = f["G"][()]
+        G[1, 0, 7] = np.nan
+        f["G"][...] = G
+
+    path = damaged_pefs(tmp_path, nan_in_second_example)
+    with pytest.raises(io.ArtifactError, match=r"p\.h5: dataset 'G' holds NaN or Inf \(first at example 1, id 'b'\)"):
+        io.read_pefs(path)
+    with pytest.raises(io.ArtifactError, match="'W' holds NaN or Inf"):
+        io.write_coefficients(tmp_path / "c.h5", torch.tensor([[0.0, float("inf")]]), torch.rand(1), {})
+    assert not (tmp_path / "c.h5").exists()
+    with pytest.raises(io.ArtifactError, match="'H' holds NaN or Inf"):
+        io.write_decomposition(tmp_path / "d.h5", Decomposition(W=torch.ones(2, 1), H=torch.full((1, 3), torch.nan),
+                                                                loss_history=[1.0], pef_norms=torch.ones(2)), {})
+
+
+def test_a_last_axis_that_disagrees_with_the_files_projection_is_named(tmp_path):
+    def cut_rows(f):
+        G = f["G"][()]
+        del f["G"]
+        f["G"] = G[:, :, :100]
+
+    with pytest.raises(io.ArtifactError, match="dimension 'd' of 'G' is 100 but the file's attribute "
+                                               "projection_out_dim is 4096"):
+        io.read_pefs(damaged_pefs(tmp_path, cut_rows))
