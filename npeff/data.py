@@ -86,31 +86,52 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def read_jsonl(path: Path, required=("id", "text", "label")) -> list[dict]:
+    return [row for _, row in _numbered_jsonl(path, required)]
+
+
+def _numbered_jsonl(path: Path, required) -> list[tuple[int, dict]]:
+    """(line number, row) of every non-blank line; a line that is not a JSON object with the
+    required fields, or a file that is not UTF-8, is an error naming the file and line."""
     rows = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
+    with open(path, "rb") as f:  # decoded line by line, so a bad byte is reported on its own line
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DatasetError(f"{path}:{lineno}: not UTF-8 text ({err.reason} at byte {err.start})") from err
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise DatasetError(f"{path}:{lineno}: not valid JSON ({err})") from err
+            if not isinstance(row, dict):
+                raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
             missing = [k for k in required if k not in row]
             if missing:
                 raise DatasetError(f"{path}:{lineno}: missing field(s) {missing}; each line needs {list(required)}")
-            rows.append(row)
+            rows.append((lineno, row))
     return rows
 
 
 # ------------------------------------------------------------------ sources
 def _load_jsonl(path: Path, label_names: list[str]) -> Dataset:
-    rows = read_jsonl(path, required=("text", "label"))
-    examples = []
-    for i, row in enumerate(rows):
-        label = int(row["label"])
+    """A user's own examples: {"text", "label"[, "id", "label_name"]} per line, each checked."""
+    examples, seen = [], {}
+    for lineno, row in _numbered_jsonl(path, required=("text", "label")):
+        where = f"{path}:{lineno}"
+        label = row["label"]
+        if isinstance(label, bool) or not isinstance(label, int):
+            raise DatasetError(f"{where}: label must be an integer index, got {label!r}")
         if label_names and not 0 <= label < len(label_names):
-            raise DatasetError(f"{path}: line {i + 1} has label {label}, outside the {len(label_names)} label names")
-        examples.append({"id": str(row.get("id", i)), "text": str(row["text"]), "label": label,
+            raise DatasetError(f"{where}: label {label} is outside the {len(label_names)} label names {label_names}")
+        if not isinstance(row["text"], str) or not row["text"].strip():
+            raise DatasetError(f"{where}: text must be a non-empty string, got {row['text']!r}")
+        example_id = str(row.get("id", len(examples)))
+        if example_id in seen:
+            raise DatasetError(f"{where}: id {example_id!r} repeats line {seen[example_id]}")
+        seen[example_id] = lineno
+        examples.append({"id": example_id, "text": row["text"], "label": label,
                          "label_name": label_names[label] if label_names else str(row.get("label_name", ""))})
     return Dataset(path.stem, "", label_names, examples)
 

@@ -81,3 +81,26 @@ def test_a_model_id_that_cannot_be_loaded_offline_is_reported(tmp_path, monkeypa
     with pytest.raises(ModelLoadError, match="(?s)'no-such-org/no-such-model' could not be loaded.*internet"):
         prepare_model({"source": "hub", "id": "no-such-org/no-such-model"}, tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("lines,message", [
+    (['{"text": "ok", "label": 0}', '{"text": "far", "label": 5}'], r"bad.jsonl:2: label 5 is outside the 2 label"),
+    (['{"text": "ok", "label": 0}', '', '{"text": "  ", "label": 1}'], r"bad.jsonl:3: text must be a non-empty"),
+    (['{"id": "x", "text": "a", "label": 0}', '{"id": "x", "text": "b", "label": 1}'],
+     r"bad.jsonl:2: id 'x' repeats line 1"),
+    (['{"text": "a", "label": "positive"}'], r"bad.jsonl:1: label must be an integer index"),
+    (['["text", 0]'], r"bad.jsonl:1: expected a JSON object"),
+    (['{"text": "a", "label": 0'], r"bad.jsonl:1: not valid JSON"),
+])
+def test_a_users_jsonl_fault_names_the_file_and_line(tmp_path, lines, message):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("jsonl", path=bad, label_names=["a", "b"])
+
+
+def test_a_jsonl_that_is_not_utf8_names_the_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"text": "fine", "label": 0}\n{"text": "caf\xe9", "label": 1}\n')
+    with pytest.raises(DatasetError, match=r"bad.jsonl:2: not UTF-8"):
+        load_dataset("jsonl", path=bad, label_names=["a", "b"])
