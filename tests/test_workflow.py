@@ -3,8 +3,10 @@ import csv
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -33,6 +35,67 @@ def tiny_run(tmp_path_factory):
     result = snakemake(["--configfile", str(TINY), "--cores", "2"], cwd=work)
     assert result.returncode == 0, result.stderr[-4000:]
     return work / "results" / "tiny"
+
+
+def run_until(args, cwd, stop, poll=0.005, timeout=1800):
+    """Start Snakemake in its own process group and SIGKILL the whole group once stop() is true
+    (the machine losing power mid-run); True if it was killed, False if the run ended first."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(SNAKEMAKE + args, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if stop():
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(poll)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    return False
+
+
+# tables whose cells are wall times (Tables 7, 8, the ground-truth runtimes, the comparison that
+# quotes them): they differ between any two runs, killed or not
+TIMED_TABLES = {"table7", "table8", "groundtruth", "comparison"}
+
+
+def test_a_run_killed_anywhere_resumes_to_the_same_tables(tiny_run, tmp_path):
+    """kill -9 of the whole process group inside a job, during an HDF5 write and between jobs, then the
+    README's rerun (`--unlock`, then the same command): the tables equal an uninterrupted run's."""
+    subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(tmp_path / "data")], check=True)
+    results = tmp_path / "results" / "tiny"
+    run = ["--configfile", str(TINY), "--cores", "2"]
+
+    def temporary_h5():  # an atomic write in progress (or, if every write was missed, the first decomposition)
+        files = list((results / MODEL).rglob("*.h5"))
+        return any(p.name.startswith(".") and ".tmp-" in p.name for p in files) or any("decomp" in p.parts
+                                                                                       for p in files)
+
+    kill_points = [
+        lambda: (results / MODEL / "pefs").is_dir() and any((results / MODEL / "pefs").rglob("*.h5")),
+        temporary_h5,
+        lambda: (results / MODEL / "tunings").is_dir(),
+    ]
+    kills = 0
+    for stop in kill_points:
+        kills += run_until(run, tmp_path, stop)
+        unlocked = snakemake(["--configfile", str(TINY), "--unlock"], cwd=tmp_path)
+        assert unlocked.returncode == 0, unlocked.stdout[-2000:]
+    assert kills >= 2, "the run ended before the kill points were reached"
+    resumed = snakemake(run, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-4000:]
+    assert list(results.rglob(".*tmp*")) == []
+    for path in results.rglob("*.h5"):  # every artifact opens and validates
+        with h5py.File(path, "r") as f:
+            kind = f.attrs["kind"]
+        io.read_artifact(path, kind)
+    tables = sorted(p.name for p in (tiny_run / "tables").iterdir() if p.stem not in TIMED_TABLES)
+    assert tables and sorted(p.name for p in (results / "tables").iterdir()
+                             if p.stem not in TIMED_TABLES) == tables
+    different = [name for name in tables
+                 if (results / "tables" / name).read_bytes() != (tiny_run / "tables" / name).read_bytes()]
+    assert different == [], different
 
 
 def test_every_declared_output_exists(tiny_run):
