@@ -15,6 +15,11 @@ def atomic_path(path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    # a writer killed with SIGKILL never ran its cleanup below; one job owns an output at a
+    # time, so any other temporary of this output is such a leftover
+    for stale in path.parent.glob(f".{path.stem}.tmp-*{path.suffix}"):
+        if stale != tmp:
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     try:
         yield tmp
         if tmp.is_dir() and path.exists():

@@ -101,6 +101,19 @@ def test_atomic_path_keeps_the_old_file_and_no_temporary_when_a_write_fails(tmp_
     assert (folder / "weights").read_text() == "second" and len(list(tmp_path.iterdir())) == 2
 
 
+def test_the_next_write_removes_a_temporary_left_by_a_killed_writer(tmp_path):
+    from npeff._atomic import atomic_path
+
+    (tmp_path / ".heldin.tmp-424242.h5").write_text("half, from a writer killed with SIGKILL")
+    (tmp_path / ".model.tmp-424242").mkdir()
+    (tmp_path / ".other.tmp-424242.h5").write_text("another output's: not ours to touch")
+    with atomic_path(tmp_path / "heldin.h5") as tmp:
+        tmp.write_text("whole")
+    with atomic_path(tmp_path / "model") as tmp:
+        tmp.mkdir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-424242.h5", "heldin.h5", "model"]
+
+
 def damaged_pefs(tmp_path, damage):
     """A valid PEF file with 4,096-dim rows, then `damage(h5py.File)` applied in place."""
     path = io.write_pefs(tmp_path / "p.h5", torch.rand(3, 2, 4096), torch.rand(3), torch.rand(3, 2).log(),
