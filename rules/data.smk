@@ -1,6 +1,10 @@
 # Raw dataset -> prepared examples with a fixed-seed held-in / held-out split.
 
 
+localrules:
+    prepare_task,  # downloads hub datasets: on the login node, not a compute node
+
+
 rule prepare_task:
     input:
         data_inputs,

