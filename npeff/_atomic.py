@@ -18,8 +18,12 @@ def atomic_path(path):
     # a writer killed with SIGKILL never ran its cleanup below; one job owns an output at a
     # time, so any other temporary of this output is such a leftover
     for stale in path.parent.glob(f".{path.stem}.tmp-*{path.suffix}"):
-        if stale != tmp:
-            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+        if stale == tmp:
+            continue
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
     try:
         yield tmp
         if tmp.is_dir() and path.exists():

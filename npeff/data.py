@@ -71,12 +71,18 @@ def load_dataset(source: str, *, packages_dir: Path | None = None, path: Path | 
     return Dataset(source, STANDS_IN_FOR[source], names, examples)
 
 
+def split_sizes(n_examples: int, heldout_fraction: float) -> tuple[int, int]:
+    """(held-in, held-out) example counts of split_examples."""
+    n_out = round(n_examples * heldout_fraction)
+    return n_examples - n_out, n_out
+
+
 def split_examples(examples: list[dict], n_examples: int, heldout_fraction: float, seed: int):
     """A fixed-seed sample of n_examples, split into (held_in, held_out)."""
     if n_examples > len(examples):
         raise DatasetError(f"asked for {n_examples} examples but the dataset has {len(examples)}")
     chosen = random.Random(seed).sample(examples, n_examples)
-    n_out = round(n_examples * heldout_fraction)
+    n_out = split_sizes(n_examples, heldout_fraction)[1]
     return chosen[n_out:], chosen[:n_out]
 
 

@@ -4,9 +4,9 @@ Every file records its `kind`, the code version and every setting as
 attributes. Readers (and writers) check the kind, the datasets' presence, rank
 and dtype, that named dimensions agree across datasets (e.g. G's m equals W's m)
 and with the file's own attributes (d equals the projection's out_dim), and that
-the values the math needs are finite, and say exactly what is wrong and where. Writers write to a hidden temporary file in the
-same folder and rename it at the end, so an interrupted job never leaves a file
-that looks complete.
+the values the math needs are finite, and say exactly what is wrong and where.
+Writers write to a hidden temporary file in the same folder and rename it at the
+end, so an interrupted job never leaves a file that looks complete.
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def read_artifact(path, kind: str) -> tuple[dict[str, np.ndarray], dict]:
 _DIM_ATTRS = {"d": "projection_out_dim"}
 
 
-def _validate(kind: str, arrays: dict[str, np.ndarray], where: str, attrs: dict | None = None) -> None:
+def _validate(kind: str, arrays: dict[str, np.ndarray], where: str, attrs: dict) -> None:
     if kind not in SCHEMAS:
         raise ArtifactError(f"{where}: unknown artifact kind {kind!r}; known: {sorted(SCHEMAS)}")
     sizes: dict[str, tuple[int, str]] = {}
@@ -141,7 +141,7 @@ def _validate(kind: str, arrays: dict[str, np.ndarray], where: str, attrs: dict 
                 first = f"example {bad[0]}" + (f", id {arrays['ids'][bad[0]]!r}" if "ids" in arrays else "")
             raise ArtifactError(f"{where}: dataset '{name}' holds NaN or Inf (first at {first})")
     for dim, attr in _DIM_ATTRS.items():
-        if dim in sizes and attrs and attrs.get(attr) is not None and int(attrs[attr]) != sizes[dim][0]:
+        if dim in sizes and attrs.get(attr) is not None and int(attrs[attr]) != sizes[dim][0]:
             raise ArtifactError(f"{where}: dimension '{dim}' of '{sizes[dim][1]}' is {sizes[dim][0]} but the "
                                 f"file's attribute {attr} is {attrs[attr]}")
 

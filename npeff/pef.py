@@ -97,12 +97,16 @@ def _other_categories(ref: torch.Tensor, r: int) -> torch.Tensor:
 
 
 def _from_difference_rows(D: torch.Tensor, gram: torch.Tensor, log_probs: torch.Tensor, activations,
-                          with_gradient: bool) -> "PEFBatch":
+                          with_gradient: bool, extras=()) -> tuple["PEFBatch", list[torch.Tensor]]:
     """PEFBatch from the difference rows' (projected) gradients D [b, r-1, d] and exact Gram [b, r-1, r-1].
 
     The r LRM rows M D have rank r - 1, so they are stored as r - 1 rows S D with
-    S = (M^T M)^(1/2): (S D)^T (S D) = D^T M^T M D = G^T G, the same PEF exactly."""
-    S, c = _lrm_square_root(log_probs)
+    S = (M^T M)^(1/2): (S D)^T (S D) = D^T M^T M D = G^T G, the same PEF exactly. extras: the same
+    gradients under other projections [b, r-1, d_k], returned as their stored rows S D_k."""
+    M, c = difference_coefficients(log_probs)
+    evals, evecs = torch.linalg.eigh(M.transpose(1, 2) @ M)  # [b, r-1], [b, r-1, r-1]
+    S = evecs @ (evals.clamp_min(0).sqrt()[:, :, None] * evecs.transpose(1, 2))  # symmetric square root
+    stored_extras = [(S.cpu() @ E.double()).float() for E in extras]
     S, c, gram = S.to(gram.device), c.to(gram.device), gram.double()
     pef_gram = S @ gram @ S  # [b, r-1, r-1] exact G G^T of the stored rows
     D64 = D.double()
@@ -111,14 +115,7 @@ def _from_difference_rows(D: torch.Tensor, gram: torch.Tensor, log_probs: torch.
     if with_gradient:
         result.gradient = (c.cpu()[:, None, :] @ D64).float()  # [b, 1, d]
         result.gradient_norms = (c[:, None, :] @ gram @ c[:, :, None])[:, 0, 0].float().cpu()
-    return result
-
-
-def _lrm_square_root(log_probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """S = (M^T M)^(1/2) [b, r-1, r-1] and c [b, r-1] (float64) for difference_coefficients' M, c."""
-    M, c = difference_coefficients(log_probs)
-    evals, evecs = torch.linalg.eigh(M.transpose(1, 2) @ M)  # [b, r-1], [b, r-1, r-1]
-    return evecs @ (evals.clamp_min(0).sqrt()[:, :, None] * evecs.transpose(1, 2)), c
+    return result, stored_extras
 
 
 def predicted_rows(log_probs: torch.Tensor) -> torch.Tensor:
@@ -239,11 +236,7 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
             raise ValueError(f"backend must be 'auto', 'hooks' or 'functional', got {backend!r}")
     (G, *extras), gram = sink.result(), sink.gram
     if rows == "lrm":
-        result = _from_difference_rows(G, gram, log_probs.float(), activations, with_gradient)
-        S = _lrm_square_root(log_probs.float())[0].cpu()
-        stored = [(S @ D.double()).float() for D in extras]  # as _from_difference_rows stores G
-        if svd_rank is not None and svd_rank < result.G.shape[1]:  # r - 1 rows are already exact
-            result.G, stored = reduce_rank(result.G, svd_rank), [reduce_rank(E, svd_rank) for E in stored]
+        result, stored = _from_difference_rows(G, gram, log_probs.float(), activations, with_gradient, extras)
     else:
         R = G.shape[1] - int(with_gradient)
         result = PEFBatch(G=G[:, :R], frob_norms=torch.linalg.matrix_norm(gram[:, :R, :R]).cpu(),
@@ -252,8 +245,8 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
             result.gradient = G[:, R:]
             result.gradient_norms = gram[:, R, R].cpu()
         stored = [E[:, :R] for E in extras]
-        if svd_rank is not None:
-            result.G, stored = reduce_rank(result.G, svd_rank), [reduce_rank(E, svd_rank) for E in stored]
+    if svd_rank is not None and not (rows == "lrm" and svd_rank >= result.G.shape[1]):  # r - 1 LRM rows are exact
+        result.G, stored = reduce_rank(result.G, svd_rank), [reduce_rank(E, svd_rank) for E in stored]
     if extra_projections:
         result.extra_G = stored
     return result

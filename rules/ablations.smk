@@ -10,26 +10,17 @@ if projection_grid_extras():
 
     ruleorder: projection_signals > signals
 
-    use rule signals as projection_signals with:
+    use rule signals as projection_signals with:  # params and wildcard constraints are added to signals' own
         output:
-            pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/{{split}}.h5",
-            grads=f"{RESULTS}/{{model}}/grads/{{task}}/{{split}}.h5",
-            acts=f"{RESULTS}/{{model}}/acts/{{task}}/{{split}}.h5",
+            **rules.signals.output,
             grid=[f"{RESULTS}/{{model}}/ablations/projection/{{task}}/dim~{dim}_density~{density}/{{split}}.h5"
                   for dim, density in projection_grid_extras()],
         params:
-            task=lambda wc: task_cfg(wc.task),
-            parameters=lambda wc: model_parameters(wc.model),
-            projection=lambda wc: task_projection(wc.task),
             extra_projections=[{**config["projection"], "dim": dim, "density": density}
                                for dim, density in projection_grid_extras()],
-            batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
-            model_name=lambda wc: wc.model,
-            time_objects=lambda wc: wc.split == "heldin",
         wildcard_constraints:
             model=re.escape(MAIN_MODEL),
             task=re.escape(PROJECTION_TASK),
-            split="heldin|heldout",
 
 
 rule projection_npeff:

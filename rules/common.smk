@@ -4,6 +4,7 @@ import sys
 
 sys.path.insert(0, workflow.basedir)  # npeff's torch-free modules, installed or not
 from npeff.data import PACKAGES as SOURCE_PACKAGES  # the PyPI archive each offline source reads
+from npeff.data import split_sizes
 from npeff.toy.specs import toy_settings
 
 

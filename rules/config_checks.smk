@@ -5,7 +5,7 @@ import jsonschema
 import yaml
 
 sys.path.insert(0, workflow.basedir)  # npeff's torch-free modules, installed or not
-from npeff.data import PACKAGES
+from npeff.data import PACKAGES, split_sizes
 
 
 def check_config(cfg, schema_path):
@@ -16,12 +16,13 @@ def check_config(cfg, schema_path):
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.path))
     lines = [f"  config key '{'.'.join(map(str, e.path)) or '<top level>'}': {e.message}" for e in errors]
     if not lines:
-        lines = [f"  config key '{key}': {message}" for key, message in check_config_relations(cfg)]
+        heldout_default = schema["$defs"]["task"]["properties"]["heldout_fraction"]["default"]
+        lines = [f"  config key '{key}': {message}" for key, message in check_config_relations(cfg, heldout_default)]
     if lines:
         raise ValueError("invalid workflow configuration:\n" + "\n".join(lines))
 
 
-def check_config_relations(cfg):
+def check_config_relations(cfg, heldout_default):
     """(key, message) for each choice that is valid alone but not with the rest of the config.
     Runs on the config as written (no defaults yet): an icl.task that names no task is a typo only
     when the user wrote it (the default, sst2, may simply not be configured: Table 3 is skipped)."""
@@ -37,8 +38,7 @@ def check_config_relations(cfg):
         if "svd_rank" in task and "eps_rows" in task and task["svd_rank"] > task["eps_rows"]:
             yield f"{where}.svd_rank", (f"{task['svd_rank']} exceeds eps_rows {task['eps_rows']}: the SVD keeps at most "
                                         "as many rows as the expectation projection makes")
-        n_out = round(task["n_examples"] * task.get("heldout_fraction", 0.2))  # as npeff.data.split_examples
-        n_in = task["n_examples"] - n_out
+        n_in, n_out = split_sizes(task["n_examples"], task.get("heldout_fraction", heldout_default))
         if task["n_components"] > n_in:
             yield f"{where}.n_components", (f"{task['n_components']} components for {n_in} held-in examples "
                                             f"(n_examples {task['n_examples']} less the held-out share); use at "

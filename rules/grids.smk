@@ -50,8 +50,7 @@ def load_grid(name):
 
 def heldin_count(task):
     """Held-in examples of a task, as npeff.data.split_examples splits them."""
-    cfg = task_cfg(task)
-    return cfg["n_examples"] - round(cfg["n_examples"] * cfg["heldout_fraction"])
+    return split_sizes(task_cfg(task)["n_examples"], task_cfg(task)["heldout_fraction"])[0]
 
 
 def ablation_task(name):
