@@ -63,7 +63,7 @@ def load_dataset(source: str, *, packages_dir: Path | None = None, path: Path | 
     if source == "jsonl":
         return _load_jsonl(Path(path), label_names or [])
     if source.startswith("hub:"):
-        return _load_hub(source[4:])
+        return _load_hub(source[4:], local_copy=path)
     if source not in PACKAGES:
         raise DatasetError(f"unknown data source {source!r}; known: jsonl, hub:<name>, {sorted(PACKAGES)}")
     archive = package_archive(Path(packages_dir), PACKAGES[source])
@@ -231,19 +231,30 @@ _HUB = {
 }
 
 
-def _load_hub(name: str) -> Dataset:
+def _load_hub(name: str, local_copy: Path | None = None) -> Dataset:
+    """A hub dataset from the hub (or the mirror HF_ENDPOINT names), from its cache in
+    HF_DATASETS_CACHE when HF_HUB_OFFLINE=1, or from `local_copy`: a folder holding the repo's files
+    (`hf download --repo-type dataset <repo> --local-dir <folder>`)."""
     if name not in _HUB:
         raise DatasetError(f"unknown hub dataset {name!r}; known: {sorted(_HUB)}")
     repo, config, split, text_fields, label_field = _HUB[name]
+    if local_copy is not None and not Path(local_copy).is_dir():
+        raise DatasetError(f"local copy of {repo} not found: {local_copy} is not a folder")
     try:
         import datasets
     except ImportError as err:
         raise DatasetError("hub datasets need the `datasets` package (pip install datasets)") from err
+    where = str(local_copy) if local_copy is not None else repo
     try:
-        ds = datasets.load_dataset(repo, config, split=split)
+        ds = datasets.load_dataset(where, config, split=split)
     except Exception as err:  # offline, not cached, renamed...
-        raise DatasetError(f"could not load dataset {repo!r} ({config}) from the Hugging Face hub or its "
-                           f"local cache: {err}. Run once with internet access, or use an offline source.") from err
+        raise DatasetError(f"could not load dataset {repo!r} ({config}, split {split}) from {where}: {err}. "
+                           "Load it once with internet access (it is then cached), point HF_ENDPOINT at a mirror, "
+                           "or give the task a `path` to a local copy of the repo.") from err
+    missing = [f for f in (*text_fields, label_field or "answer") if f not in ds.features]
+    if missing:
+        raise DatasetError(f"dataset {repo!r} ({config}) from {where} has no field(s) {missing}; "
+                           f"its fields: {sorted(ds.features)}")
     names = list(ds.features[label_field].names) if label_field else []
     if name == "sst2":
         names = ["Negative", "Positive"]

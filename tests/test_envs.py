@@ -49,6 +49,13 @@ def test_the_gpu_env_takes_cuda_builds():
     assert any(d.startswith("cupy=") for d in deps)
 
 
+def test_the_data_preparation_env_can_load_hub_datasets():
+    deps = yaml.safe_load((REPO / "envs/analysis.yaml").read_text())["dependencies"]
+    assert "datasets=5.2.0" in deps
+    assert re.search(r"rule prepare_task:(.|\n)*?conda:\s*\n\s+\"\.\./envs/analysis\.yaml\"",
+                     (REPO / "rules/data.smk").read_text())
+
+
 def test_every_rule_names_a_conda_env():
     for smk in (REPO / "rules").glob("*.smk"):
         blocks = re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]
