@@ -28,6 +28,7 @@ include: "rules/common.smk"
 
 
 include: "rules/grids.smk"  # reads the validated config (defaults filled)
+include: "rules/sharding.smk"
 
 
 wildcard_constraints:
@@ -43,6 +44,7 @@ include: "rules/experiments.smk"
 include: "rules/analysis.smk"
 include: "rules/groundtruth.smk"
 include: "rules/ablations.smk"
+include: "rules/shards.smk"  # after signals and projection_signals, which it shards
 include: "rules/paper.smk"
 
 
@@ -50,6 +52,18 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+
+
+# Everything that reads from the internet (datasets, models): `snakemake download` on a machine
+# that has it, before a cluster run whose compute nodes have none.
+rule download:
+    input:
+        [f"{RESULTS}/data/{t}/{s}.jsonl" for t in TASKS for s in ("heldin", "heldout")],
+        [f"{RES}/models/{m}" for m in MODELS],
+
+
+localrules:
+    download,
 
 
 # One target per artifact; each builds only what it needs (e.g. `snakemake --cores all table5`).

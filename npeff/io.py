@@ -181,6 +181,39 @@ def _from_attr(value):
     return value
 
 
+def concatenate_artifacts(paths, out_path, per_part_attrs=()) -> Path:
+    """Concatenate artifacts of one kind along their examples (every dataset's first axis), in the
+    order given, into `out_path`. Their attributes must agree except `per_part_attrs` (e.g. timings
+    only one part measured), which are taken from the first part that has them."""
+    parts = [(path, *_read_any(path)) for path in paths]
+    if not parts:
+        raise ArtifactError(f"{out_path}: no parts to concatenate")
+    first_path, first_arrays, first_attrs = parts[0]
+    kind = first_attrs["kind"]
+    shared = {k: v for k, v in first_attrs.items() if k not in per_part_attrs}
+    attrs = dict(shared)
+    for path, arrays, part_attrs in parts[1:]:
+        differing = sorted(k for k in set(shared) | set(part_attrs)
+                           if k not in per_part_attrs and part_attrs.get(k) != shared.get(k))
+        if differing or set(arrays) != set(first_arrays):
+            raise ArtifactError(f"{path}: cannot be concatenated with {first_path}: attributes {differing} "
+                                f"or datasets {sorted(arrays)} vs {sorted(first_arrays)} differ")
+    for _, _, part_attrs in reversed(parts):
+        attrs.update({k: v for k, v in part_attrs.items() if k in per_part_attrs})
+    arrays = {name: np.concatenate([a[name] for _, a, _ in parts]) for name in first_arrays}
+    return write_artifact(out_path, kind, arrays, attrs)
+
+
+def _read_any(path) -> tuple[dict[str, np.ndarray], dict]:
+    """An artifact of whichever kind the file says it is."""
+    try:
+        with h5py.File(path, "r") as f:
+            kind = f.attrs.get("kind")
+    except OSError as err:
+        raise ArtifactError(f"{path}: not a readable HDF5 file ({err})") from err
+    return read_artifact(path, kind)
+
+
 # ------------------------------------------------------------ per-kind helpers
 def write_pefs(path, G, pef_norms, log_probs, labels, attrs: dict, ids=None, gram_eigenvalues=None) -> Path:
     """G [m, R, d]; pef_norms [m]; log_probs [m, r]; labels [m] (-1 when unknown); ids [m] strings;

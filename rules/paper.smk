@@ -79,12 +79,13 @@ rule make_table6:
 rule make_table7:
     input:
         pefs=[f"{MAIN}/pefs/{t}/heldin.h5" for t in TASKS],
-        benchmarks=[bench_path("signals", MAIN_MODEL, t, s) for t in TASKS for s in ("heldin", "heldout")],
+        benchmarks=[b for t in TASKS for b in signals_benchmarks(MAIN_MODEL, t)],
         examples=[f"{RESULTS}/data/{t}/{s}.jsonl" for t in TASKS for s in ("heldin", "heldout")],
     output:
         **table_files(7, "table7.rst"),
     params:
         tasks=TASKS,
+        n_benchmarks=[len(signals_benchmarks(MAIN_MODEL, t)) for t in TASKS],  # per task: its signals jobs
         config_name=config["name"],
         model_name=MAIN_MODEL,
     log:

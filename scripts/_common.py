@@ -1,8 +1,18 @@
 """Shared start-up of the rule scripts (Snakemake puts this folder on sys.path)."""
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the npeff package, installed or not
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # the npeff package, installed or not
+
+
+def subprocess_env(base=None) -> dict:
+    """The environment for a subprocess that imports npeff (torchrun workers): the repository
+    first on PYTHONPATH, so it needs neither an install nor the repository as working directory."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
+    return env
 
 
 def start(snakemake):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import torch
-from _common import start
+from _common import start, subprocess_env
 
 device = start(snakemake)
 from npeff import io  # noqa: E402
@@ -22,7 +22,7 @@ if s["gpus"] > 1:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={s['gpus']}",
                "-m", "npeff.distributed", snakemake.input[0], snakemake.output[0], json.dumps(settings)]
     print(" ".join(command))
-    subprocess.run(command, check=True, stdout=sys.stdout, stderr=sys.stderr)
+    subprocess.run(command, check=True, stdout=sys.stdout, stderr=sys.stderr, env=subprocess_env())
 else:
     arrays, attrs = io.read_pefs(snakemake.input[0])
     npeff = NPEFF.from_config(settings, device=device, progress=True)

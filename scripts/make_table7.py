@@ -1,8 +1,8 @@
 """Rule make_table7: seconds per example to compute a PEF, a gradient and an activation (Table 7).
 
 The signals rule times each object alone on its first held-in batch (attributes of the
-held-in PEF file); its benchmark files give the whole rule's wall time (all three objects
-from one pass, model loading included) per example.
+held-in PEF file); its benchmark files (one per split, or one per shard) give the whole rule's
+wall time (all three objects from one pass, model loading included) per example.
 """
 from _common import start
 
@@ -17,13 +17,14 @@ objects = ["pef", "gradient", "activation"]
 
 
 rows = []
+first_benchmark = [sum(p.n_benchmarks[:i]) for i in range(len(p.tasks))]
 for i, (task, pefs_path) in enumerate(zip(p.tasks, inp.pefs)):
     attrs = io.read_pefs(pefs_path)[1]
     missing = [o for o in objects if f"seconds_per_example_{o}" not in attrs]
     if missing:
         raise ValueError(f"{pefs_path} has no timing of {missing}: it was made before the signals rule timed "
                          "each object; delete it to rebuild")
-    seconds = sum(benchmark_seconds(b) for b in inp.benchmarks[2 * i:2 * i + 2])
+    seconds = sum(benchmark_seconds(b) for b in inp.benchmarks[first_benchmark[i]:first_benchmark[i] + p.n_benchmarks[i]])
     n_examples = sum(len(read_jsonl(e)) for e in inp.examples[2 * i:2 * i + 2])
     rows.append({"task": task, **{o: attrs[f"seconds_per_example_{o}"] for o in objects},
                  "signals_rule_per_example": seconds / n_examples, "device": attrs["timing_device"]})

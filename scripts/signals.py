@@ -3,7 +3,9 @@ final-token activations. projection_signals is signals for Table 4's task: the s
 also projected into every other point of the projection grid (output `grid`, one PEF file per
 params.extra_projections entry), so each example's gradients are computed once. eps_pefs asks
 for the PEFs alone (no grads / acts outputs) of the first params.n_examples examples, with the
-exact Gram eigenvalues (Figure 3). The held-in split also times each object alone (Table 7)."""
+exact Gram eigenvalues (Figure 3). The held-in split also times each object alone (Table 7).
+signals_shard and projection_signals_shard are the same on one shard's example range
+(params.example_range); gather_signals joins the shards."""
 import dataclasses
 import json
 
@@ -25,6 +27,8 @@ p = snakemake.params
 task_name, cfg = snakemake.wildcards.task, p.task
 info = json.loads(open(snakemake.input.info).read())
 examples = read_jsonl(snakemake.input.examples)[:getattr(p, "n_examples", None)]
+first, end = getattr(p, "example_range", (0, len(examples)))  # a shard: these examples only
+examples = examples[first:end]
 with_baselines = "grads" in snakemake.output.keys()  # the ablations need the PEFs only
 model, tokenizer = load_model(snakemake.input.model, device)
 spec = TASK_SPECS[task_name]

@@ -28,3 +28,24 @@ def test_torchrun_two_processes_equal_one(tmp_path):
     assert attrs["n_processes"] == 2 and attrs["projection_seed"] == 0
     np.testing.assert_allclose(arrays["H"], single.H.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(arrays["W"], single.W.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_subprocesses_of_the_rule_scripts_import_npeff_from_the_repository(tmp_path):
+    """A torchrun worker started by scripts/decompose.py, from another working directory, with no
+    install of npeff: `python -S` skips the site hooks (the editable install's .pth), so npeff
+    comes only from PYTHONPATH."""
+    import sysconfig
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from _common import subprocess_env
+
+    site_packages = sysconfig.get_paths()["purelib"]  # torch, numpy...: not npeff
+    command = [sys.executable, "-S", "-c", "import npeff.distributed, npeff; print(npeff.__file__)"]
+    without = subprocess.run(command, cwd=tmp_path, env={**os.environ, "PYTHONPATH": site_packages},
+                             capture_output=True, text=True)
+    assert without.returncode != 0 and "No module named 'npeff'" in without.stderr
+    with_repo = subprocess.run(command, cwd=tmp_path, env=subprocess_env({**os.environ, "PYTHONPATH": site_packages}),
+                               capture_output=True, text=True)
+    assert with_repo.returncode == 0, with_repo.stderr[-2000:]
+    assert Path(with_repo.stdout.strip()).parent.parent == Path(__file__).resolve().parent.parent

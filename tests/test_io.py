@@ -149,3 +149,30 @@ def test_a_last_axis_that_disagrees_with_the_files_projection_is_named(tmp_path)
     with pytest.raises(io.ArtifactError, match="dimension 'd' of 'G' is 100 but the file's attribute "
                                                "projection_out_dim is 4096"):
         io.read_pefs(damaged_pefs(tmp_path, cut_rows))
+
+
+def test_concatenated_parts_equal_one_file_written_whole(tmp_path):
+    G, norms = torch.randn(7, 2, 8), torch.rand(7)
+    log_probs, labels = torch.log_softmax(torch.randn(7, 3), 1), torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    ids = [f"ex{i}" for i in range(7)]
+    attrs = {"model": "tiny", "projection_seed": 3}
+    whole = io.write_pefs(tmp_path / "whole.h5", G, norms, log_probs, labels, {**attrs, "seconds_per_example_pef": 0.5},
+                          ids)
+    parts = [io.write_pefs(tmp_path / f"part{k}.h5", G[lo:hi], norms[lo:hi], log_probs[lo:hi], labels[lo:hi],
+                           {**attrs, **({"seconds_per_example_pef": 0.5} if lo == 0 else {})}, ids[lo:hi])
+             for k, (lo, hi) in enumerate([(0, 3), (3, 6), (6, 7)])]
+    joined = io.concatenate_artifacts(parts, tmp_path / "joined.h5", per_part_attrs=("seconds_per_example_pef",))
+    (want, want_attrs), (got, got_attrs) = io.read_pefs(whole), io.read_pefs(joined)
+    assert sorted(got) == sorted(want) and got_attrs == want_attrs
+    for name in want:
+        assert np.array_equal(got[name], want[name]), name
+
+
+def test_parts_with_different_settings_are_not_concatenated(tmp_path):
+    def part(name, seed):
+        return io.write_pefs(tmp_path / name, torch.randn(2, 1, 4), torch.rand(2), torch.log_softmax(torch.randn(2, 2), 1),
+                             torch.tensor([0, 1]), {"projection_seed": seed})
+
+    with pytest.raises(io.ArtifactError, match=r"b\.h5: cannot be concatenated with .*a\.h5: attributes \['projection_seed'\]"):
+        io.concatenate_artifacts([part("a.h5", 0), part("b.h5", 1)], tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()

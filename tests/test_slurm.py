@@ -90,3 +90,28 @@ def test_a_gpu_job_on_a_node_without_gpus_is_refused_clearly(cluster, one_task):
                   "--profile", "slurm", "--directory", str(one_task / "gpu"), *TEST_CLUSTER, target], timeout=600)
     assert result.returncode != 0
     assert "Invalid generic resource (gres) specification" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_sharded_signals_run_as_sbatch_jobs_and_gather_to_the_local_unsharded_file(cluster, one_task):
+    """SST2's splits cut into shards of 8 examples: one sbatch job per shard (SST2 is Table 4's task,
+    so its shards also project into the grid), a gather job, and the same PEFs as one local job."""
+    cfg = yaml.safe_load((one_task / "config.yaml").read_text())
+    cfg["tasks"]["sst2"]["examples_per_shard"] = 8
+    (one_task / "sharded.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/tiny/tiny-llama/pefs/sst2/heldin.h5"
+    local, remote = one_task / "local_unsharded", one_task / "sharded"
+    result = run(["--configfile", str(one_task / "config.yaml"), "--cores", "2", "--directory", str(local), target],
+                 timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:]
+    shard_resources = ["--set-resources", "signals_shard:mem_mb=2000", "projection_signals_shard:mem_mb=2000",
+                       "gather_projection_signals:mem_mb=2000", "--set-threads", "projection_signals_shard=2"]
+    result = run(["--configfile", str(one_task / "sharded.yaml"), "--cores", "all", "--profile", "slurm",
+                  "--directory", str(remote), *TEST_CLUSTER, *shard_resources, target], timeout=1500)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    # 4 held-in + 4 held-out shards are planned; the target needs the held-in ones and their gather
+    assert output.count("rule projection_signals_shard:") >= 4 and "rule gather_projection_signals:" in output
+    assert output.count("has been submitted with SLURM jobid") >= 5, output[-3000:]
+    with h5py.File(local / target) as a, h5py.File(remote / target) as b:
+        for name in ("G", "pef_norms", "log_probs", "preds", "labels", "ids"):
+            assert np.array_equal(a[name][()], b[name][()]), name

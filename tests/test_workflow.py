@@ -123,6 +123,75 @@ def test_splits_are_disjoint_and_sized(tiny_run):
         assert len(ids["heldout"]) == round(cfg["tasks"][t]["n_examples"] * cfg["tasks"][t]["heldout_fraction"])
 
 
+def sharded_config(tmp_path) -> Path:
+    """The tiny config with SST2 (Table 4's task: its grid points are sharded too) and CLINC150 cut
+    into shards of 8 examples: 4 held-in shards for SST2, 3 for CLINC150 (8 + 8 + 4)."""
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["tasks"]["sst2"]["examples_per_shard"] = 8
+    cfg["tasks"]["clinc150"]["examples_per_shard"] = 8
+    for ablation in cfg["ablations"].values():
+        ablation["grid"] = str(REPO / ablation["grid"])
+    path = tmp_path / "sharded.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+SHARDED_SIGNALS = [f"{kind}/{task}/{split}.h5" for kind in ("pefs", "grads", "acts")
+                   for task in ("sst2", "clinc150") for split in ("heldin", "heldout")]
+
+
+def assert_same_artifact(path, reference):
+    """Equal datasets and attributes, bit for bit, but the wall times each run measures itself."""
+    with h5py.File(path, "r") as got, h5py.File(reference, "r") as want:
+        assert sorted(got) == sorted(want), path
+        for name in want:
+            assert got[name].dtype == want[name].dtype and np.array_equal(got[name][()], want[name][()]), (path, name)
+        timed = {k for k in want.attrs if k.startswith("seconds_per_example_")}
+        assert {k: str(v) for k, v in got.attrs.items() if k not in timed} == \
+               {k: str(v) for k, v in want.attrs.items() if k not in timed}, path
+
+
+def test_sharded_signals_gather_to_the_unsharded_files(tiny_run, tmp_path):
+    subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(tmp_path / "data")], check=True)
+    results = tmp_path / "results" / "tiny"
+    grid = sorted(p.relative_to(tiny_run) for p in (tiny_run / MODEL / "ablations" / "projection").rglob("*.h5"))
+    targets = [str(Path("results/tiny") / MODEL / f) for f in SHARDED_SIGNALS] + [str("results/tiny" / g) for g in grid]
+    result = snakemake(["--configfile", str(sharded_config(tmp_path)), "--cores", "2", *targets], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    shards = sorted(p.name for p in (results / MODEL / "shards" / "clinc150" / "heldin").iterdir())
+    assert shards == ["0", "1", "2"] and len(list((results / MODEL / "shards" / "sst2" / "heldin").iterdir())) == 4
+    assert grid and "gather_projection_signals" in result.stderr
+    for f in SHARDED_SIGNALS:
+        assert_same_artifact(results / MODEL / f, tiny_run / MODEL / f)
+    for g in grid:
+        assert_same_artifact(results / g, tiny_run / g)
+
+
+def test_a_killed_sharded_run_redoes_only_the_unfinished_shards(tiny_run, tmp_path):
+    subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(tmp_path / "data")], check=True)
+    config = sharded_config(tmp_path)
+    shards = tmp_path / "results" / "tiny" / MODEL / "shards" / "clinc150" / "heldin"
+    logs = tmp_path / "results" / "tiny" / "logs" / "signals"
+    target = str(Path("results/tiny") / MODEL / "pefs" / "clinc150" / "heldin.h5")
+    run = ["--configfile", str(config), "--cores", "1", target]  # one job at a time: shards in turn
+
+    def second_shard_started():  # so the first has finished (a job killed after its last write is incomplete)
+        return logs.is_dir() and len(list(logs.glob(f"{MODEL}_clinc150_heldin_shard*.log"))) >= 2
+
+    assert run_until(run, tmp_path, second_shard_started), "the run ended before the second shard started"
+    finished = [i for i in range(3) if len(list((shards / str(i)).glob("*.h5"))) == 3]
+    assert len(finished) == 1
+    written = {p: p.stat().st_mtime_ns for p in (shards / str(finished[0])).iterdir()}
+    unlocked = snakemake(["--configfile", str(config), "--unlock"], cwd=tmp_path)
+    assert unlocked.returncode == 0, unlocked.stdout[-2000:]
+    resumed = snakemake(run, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert {p: p.stat().st_mtime_ns for p in (shards / str(finished[0])).iterdir()} == written  # not redone
+    redone = [i for i in range(3) if f"shard={i}" in resumed.stderr]
+    assert redone == [i for i in range(3) if i not in finished], resumed.stderr[-3000:]
+    assert_same_artifact(tmp_path / target, tiny_run / MODEL / "pefs" / "clinc150" / "heldin.h5")
+
+
 def test_signal_files_have_the_right_schema(tiny_run):
     cfg = yaml.safe_load(TINY.read_text())
     for t in TASKS:
@@ -401,12 +470,20 @@ def test_the_slurm_profile_plans_the_paper_jobs_with_gpus(tmp_path):
     gpu_jobs = [b for b in blocks if re.search(r"\bgpu=[1-9]", b)]
     assert len(gpu_jobs) > 60 and all("slurm_partition=gpu" in b and "cpus_per_gpu=8" in b for b in gpu_jobs), \
         [b.split(":")[0] for b in gpu_jobs if "slurm_partition=gpu" not in b]
-    signals = [block for block in result.stdout.split("\nrule ") if block.startswith("signals:")]
-    grid_signals = [block for block in result.stdout.split("\nrule ") if block.startswith("projection_signals:")]
-    # 8 of the 360M model (its SST2 pair also projects into Table 4's grid), 4 of the 1.7B
-    assert len(signals) == 10 and len(grid_signals) == 2
-    assert all("gpu=1" in b and "slurm_partition=gpu" in b for b in signals + grid_signals)
-    assert all("task=sst2" in b and "model=smollm2-360m" in b for b in grid_signals)
+    def jobs_of(rule):
+        return [block for block in blocks if block.startswith(f"{rule}:")]
+
+    # every split is sharded (config key examples_per_shard): one GPU job per shard, then a CPU gather
+    assert not jobs_of("signals") and not jobs_of("projection_signals")
+    shards, grid_shards = jobs_of("signals_shard"), jobs_of("projection_signals_shard")
+    # 360M: YAT 40 + 10, CLINC150 19 + 5, TriviaQA 27 + 7 shards (held-in + held-out); 1.7B: SST2 3 + 1, YAT 40 + 10
+    assert len(shards) == 162
+    # Table 4's task (SST2 of the 360M model) also projects into the grid: 3 + 1 shards
+    assert len(grid_shards) == 4 and all("task=sst2" in b and "model=smollm2-360m" in b for b in grid_shards)
+    assert all("gpu=1" in b and "slurm_partition=gpu" in b and "runtime=300" in b for b in shards + grid_shards)
+    gathers = jobs_of("gather_signals") + jobs_of("gather_projection_signals")
+    assert len(gathers) == 12 and not any(re.search(r"\bgpu=[1-9]", b) for b in gathers)
+    assert any("shards/yat/heldin/39/pefs.h5" in b for b in jobs_of("gather_signals"))
 
 
 def test_a_single_target_builds_only_what_it_needs(tmp_path):
@@ -487,6 +564,8 @@ def test_lint_is_quiet():
     (lambda c: c["icl"].update(task="sst"), "icl.task"),
     (lambda c: c["ablations"]["eps_rank"].update(n_examples=25), "ablations.eps_rank.n_examples"),
     (lambda c: c["ablations"]["eps_rank"].update(n_components=17), "ablations.eps_rank.n_components"),
+    (lambda c: c["tasks"]["clinc150"].update(examples_per_shard=6), "tasks.clinc150.examples_per_shard"),  # batch 4
+    (lambda c: c.update(examples_per_shard=12), "examples_per_shard"),  # batch 8
 ])
 def test_a_malformed_config_names_the_key(change, key, tmp_path):
     cfg = yaml.safe_load(TINY.read_text())

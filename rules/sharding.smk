@@ -1,0 +1,43 @@
+# Which tasks' signals are sharded and how (rules/shards.smk has the rules): functions only.
+
+
+def examples_per_shard(task):
+    return task_cfg(task).get("examples_per_shard", config["examples_per_shard"])
+
+
+def split_count(task, split):
+    n_in, n_out = split_sizes(task_cfg(task)["n_examples"], task_cfg(task)["heldout_fraction"])
+    return n_in if split == "heldin" else n_out
+
+
+def shard_ranges(task, split):
+    """[(first, end)] example ranges of a split's shards, in example order."""
+    size, n = examples_per_shard(task), split_count(task, split)
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+SHARDED_TASKS = [t for t in TASKS if examples_per_shard(t) and examples_per_shard(t) < heldin_count(t)]
+for _task in SHARDED_TASKS:
+    _batch = task_cfg(_task).get("batch_size", config["batch_size"])
+    if examples_per_shard(_task) % _batch:
+        _key = f"tasks.{_task}.examples_per_shard" if "examples_per_shard" in task_cfg(_task) else "examples_per_shard"
+        raise ValueError(f"config key '{_key}': {examples_per_shard(_task)} is not a multiple of the task's batch "
+                         f"size {_batch} (a shard must hold whole batches to give the unsharded result)")
+
+
+def shard_files(wc, kind):
+    """One shard file per shard of the split: `kind` is pefs, grads, acts or a grid point's name."""
+    return [f"{RESULTS}/{wc.model}/shards/{wc.task}/{wc.split}/{i}/{kind}.h5"
+            for i in range(len(shard_ranges(wc.task, wc.split)))]
+
+
+def signals_benchmarks(model, task):
+    """Benchmark files of every job that computed the task's signals (both splits, every shard)."""
+    if task not in SHARDED_TASKS:
+        return [bench_path("signals", model, task, split) for split in ("heldin", "heldout")]
+    return [bench_path("signals", model, task, split, f"shard{i}")
+            for split in ("heldin", "heldout") for i in range(len(shard_ranges(task, split)))]
+
+
+def grid_point_name(dim, density):
+    return f"grid_dim~{dim}_density~{density}"

@@ -1,0 +1,86 @@
+# Sharded signals (cluster runs): a split's examples are cut into shards of examples_per_shard,
+# each its own signals job writing its own files under shards/; gather_signals concatenates them
+# in example order into the artifacts one unsharded signals job writes. Shards hold whole PEF
+# batches, so every example is computed in the same batch as unsharded: the gathered files equal
+# the unsharded ones. A killed or timed-out shard costs only that shard.
+
+
+if SHARDED_TASKS:
+    SHARD_OUTPUTS = {kind: f"{RESULTS}/{{model}}/shards/{{task}}/{{split}}/{{shard}}/{kind}.h5"
+                     for kind in ("pefs", "grads", "acts")}
+
+    use rule signals as signals_shard with:
+        output:
+            **SHARD_OUTPUTS,
+        params:
+            example_range=lambda wc: shard_ranges(wc.task, wc.split)[int(wc.shard)],
+            time_objects=lambda wc: wc.split == "heldin" and wc.shard == "0",  # Table 7 times one batch
+        wildcard_constraints:  # a `with:` block replaces the constraints, so all of them
+            task="|".join(map(re.escape, SHARDED_TASKS)),
+            split="heldin|heldout",
+            shard=r"\d+",
+        log:
+            log_path("signals", "{model}", "{task}", "{split}", "shard{shard}"),
+        benchmark:
+            bench_path("signals", "{model}", "{task}", "{split}", "shard{shard}")
+
+    rule gather_signals:
+        input:
+            pefs=lambda wc: shard_files(wc, "pefs"),
+            grads=lambda wc: shard_files(wc, "grads"),
+            acts=lambda wc: shard_files(wc, "acts"),
+        output:
+            **rules.signals.output,
+        params:
+            grid_inputs=[],  # the input key of each `grid` output, in order
+        wildcard_constraints:
+            task="|".join(map(re.escape, SHARDED_TASKS)),
+            split="heldin|heldout",
+        log:
+            log_path("gather_signals", "{model}", "{task}", "{split}"),
+        benchmark:
+            bench_path("gather_signals", "{model}", "{task}", "{split}")
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../scripts/gather_signals.py"
+
+    ruleorder: gather_signals > signals
+
+    if projection_grid_extras() and PROJECTION_TASK in SHARDED_TASKS:  # Table 4's task: the grid too
+        GRID_KINDS = [grid_point_name(dim, density) for dim, density in projection_grid_extras()]
+
+        use rule projection_signals as projection_signals_shard with:
+            output:
+                **SHARD_OUTPUTS,
+                grid=[f"{RESULTS}/{{model}}/shards/{{task}}/{{split}}/{{shard}}/{kind}.h5" for kind in GRID_KINDS],
+            params:
+                example_range=lambda wc: shard_ranges(wc.task, wc.split)[int(wc.shard)],
+                time_objects=lambda wc: wc.split == "heldin" and wc.shard == "0",
+            wildcard_constraints:  # a `with:` block replaces the constraints, so all of them
+                model=re.escape(MAIN_MODEL),
+                task=re.escape(PROJECTION_TASK),
+                split="heldin|heldout",
+                shard=r"\d+",
+            log:
+                log_path("signals", "{model}", "{task}", "{split}", "shard{shard}"),
+            benchmark:
+                bench_path("signals", "{model}", "{task}", "{split}", "shard{shard}")
+
+        use rule gather_signals as gather_projection_signals with:
+            input:
+                pefs=lambda wc: shard_files(wc, "pefs"),
+                grads=lambda wc: shard_files(wc, "grads"),
+                acts=lambda wc: shard_files(wc, "acts"),
+                **{kind: (lambda wc, kind=kind: shard_files(wc, kind)) for kind in GRID_KINDS},
+            output:
+                **rules.projection_signals.output,
+            params:
+                grid_inputs=GRID_KINDS,
+            wildcard_constraints:
+                model=re.escape(MAIN_MODEL),
+                task=re.escape(PROJECTION_TASK),
+                split="heldin|heldout",
+
+        ruleorder: projection_signals_shard > signals_shard
+        ruleorder: gather_projection_signals > gather_signals > projection_signals > signals  # a total order
