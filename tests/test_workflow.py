@@ -140,12 +140,16 @@ SHARDED_SIGNALS = [f"{kind}/{task}/{split}.h5" for kind in ("pefs", "grads", "ac
                    for task in ("sst2", "clinc150") for split in ("heldin", "heldout")]
 
 
-def assert_same_artifact(path, reference):
-    """Equal datasets and attributes, bit for bit, but the wall times each run measures itself."""
+def assert_same_artifact(path, reference, exact=True):
+    """Equal datasets (bit for bit when `exact`) and attributes, but the wall times each run measures."""
     with h5py.File(path, "r") as got, h5py.File(reference, "r") as want:
         assert sorted(got) == sorted(want), path
         for name in want:
-            assert got[name].dtype == want[name].dtype and np.array_equal(got[name][()], want[name][()]), (path, name)
+            assert got[name].dtype == want[name].dtype, (path, name)
+            if exact or got[name].dtype.kind != "f":
+                assert np.array_equal(got[name][()], want[name][()]), (path, name)
+            else:
+                np.testing.assert_allclose(got[name][()], want[name][()], rtol=1e-4, atol=1e-6, err_msg=f"{path}:{name}")
         timed = {k for k in want.attrs if k.startswith("seconds_per_example_")}
         assert {k: str(v) for k, v in got.attrs.items() if k not in timed} == \
                {k: str(v) for k, v in want.attrs.items() if k not in timed}, path
@@ -189,7 +193,8 @@ def test_a_killed_sharded_run_redoes_only_the_unfinished_shards(tiny_run, tmp_pa
     assert {p: p.stat().st_mtime_ns for p in (shards / str(finished[0])).iterdir()} == written  # not redone
     redone = [i for i in range(3) if f"shard={i}" in resumed.stderr]
     assert redone == [i for i in range(3) if i not in finished], resumed.stderr[-3000:]
-    assert_same_artifact(tmp_path / target, tiny_run / MODEL / "pefs" / "clinc150" / "heldin.h5")
+    # one thread here, two in tiny_run: float sums in another order (same threads: bit for bit, test above)
+    assert_same_artifact(tmp_path / target, tiny_run / MODEL / "pefs" / "clinc150" / "heldin.h5", exact=False)
 
 
 def test_signal_files_have_the_right_schema(tiny_run):
