@@ -16,13 +16,27 @@ def shard_ranges(task, split):
     return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
 
+def eps_shard_ranges():
+    """[(first, end)] example ranges of the EPS pass's shards (its first n_examples held-in examples)."""
+    size, n = EPS_SETTINGS["examples_per_shard"], EPS_SETTINGS["n_examples"]
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def check_whole_batches(key, size, task):
+    batch = task_cfg(task).get("batch_size", config["batch_size"])
+    if size % batch:
+        raise ValueError(f"config key '{key}': {size} is not a multiple of the batch size {batch} of task {task} "
+                         "(a shard must hold whole batches to give the unsharded result)")
+
+
 SHARDED_TASKS = [t for t in TASKS if examples_per_shard(t) and examples_per_shard(t) < heldin_count(t)]
 for _task in SHARDED_TASKS:
-    _batch = task_cfg(_task).get("batch_size", config["batch_size"])
-    if examples_per_shard(_task) % _batch:
-        _key = f"tasks.{_task}.examples_per_shard" if "examples_per_shard" in task_cfg(_task) else "examples_per_shard"
-        raise ValueError(f"config key '{_key}': {examples_per_shard(_task)} is not a multiple of the task's batch "
-                         f"size {_batch} (a shard must hold whole batches to give the unsharded result)")
+    check_whole_batches(f"tasks.{_task}.examples_per_shard" if "examples_per_shard" in task_cfg(_task)
+                        else "examples_per_shard", examples_per_shard(_task), _task)
+EPS_SHARDED = bool(EPS_TASK and EPS_SETTINGS["examples_per_shard"]
+                   and EPS_SETTINGS["examples_per_shard"] < EPS_SETTINGS["n_examples"])
+if EPS_SHARDED:
+    check_whole_batches("ablations.eps_rank.examples_per_shard", EPS_SETTINGS["examples_per_shard"], EPS_TASK)
 
 
 def shard_files(wc, kind):

@@ -84,3 +84,42 @@ if SHARDED_TASKS:
 
         ruleorder: projection_signals_shard > signals_shard
         ruleorder: gather_projection_signals > gather_signals > projection_signals > signals  # a total order
+
+
+if EPS_SHARDED:  # the EPS ablation's one pass (Figures 2-3) at its largest EPS
+
+    use rule eps_pefs as eps_pefs_shard with:
+        output:
+            pefs=f"{RESULTS}/{{model}}/shards/eps_rank/{{task}}/eps{{eps}}_{{split}}/{{shard}}/pefs.h5",
+        params:
+            example_range=lambda wc: eps_shard_ranges()[int(wc.shard)],
+        wildcard_constraints:  # a `with:` block replaces the constraints, so all of them
+            split="heldin",
+            eps=r"\d+",
+            shard=r"\d+",
+        log:
+            log_path("eps_pefs", "{model}", "{task}", "eps{eps}", "{split}", "shard{shard}"),
+        benchmark:
+            bench_path("eps_pefs", "{model}", "{task}", "eps{eps}", "{split}", "shard{shard}")
+
+    rule gather_eps_pefs:
+        input:
+            pefs=lambda wc: [f"{RESULTS}/{wc.model}/shards/eps_rank/{wc.task}/eps{wc.eps}_{wc.split}/{i}/pefs.h5"
+                             for i in range(len(eps_shard_ranges()))],
+        output:
+            **rules.eps_pefs.output,
+        params:
+            grid_inputs=[],
+        wildcard_constraints:
+            split="heldin",
+            eps=r"\d+",
+        log:
+            log_path("gather_eps_pefs", "{model}", "{task}", "eps{eps}", "{split}"),
+        benchmark:
+            bench_path("gather_eps_pefs", "{model}", "{task}", "eps{eps}", "{split}")
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../scripts/gather_signals.py"
+
+    ruleorder: gather_eps_pefs > eps_pefs

@@ -11,7 +11,8 @@ def subprocess_env(base=None) -> dict:
     """The environment for a subprocess that imports npeff (torchrun workers): the repository
     first on PYTHONPATH, so it needs neither an install nor the repository as working directory."""
     env = dict(os.environ if base is None else base)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
+    inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *inherited])
     return env
 
 

@@ -24,7 +24,8 @@ for i, (task, pefs_path) in enumerate(zip(p.tasks, inp.pefs)):
     if missing:
         raise ValueError(f"{pefs_path} has no timing of {missing}: it was made before the signals rule timed "
                          "each object; delete it to rebuild")
-    seconds = sum(benchmark_seconds(b) for b in inp.benchmarks[first_benchmark[i]:first_benchmark[i] + p.n_benchmarks[i]])
+    first = first_benchmark[i]
+    seconds = sum(benchmark_seconds(b) for b in inp.benchmarks[first:first + p.n_benchmarks[i]])
     n_examples = sum(len(read_jsonl(e)) for e in inp.examples[2 * i:2 * i + 2])
     rows.append({"task": task, **{o: attrs[f"seconds_per_example_{o}"] for o in objects},
                  "signals_rule_per_example": seconds / n_examples, "device": attrs["timing_device"]})

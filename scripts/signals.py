@@ -4,8 +4,8 @@ also projected into every other point of the projection grid (output `grid`, one
 params.extra_projections entry), so each example's gradients are computed once. eps_pefs asks
 for the PEFs alone (no grads / acts outputs) of the first params.n_examples examples, with the
 exact Gram eigenvalues (Figure 3). The held-in split also times each object alone (Table 7).
-signals_shard and projection_signals_shard are the same on one shard's example range
-(params.example_range); gather_signals joins the shards."""
+signals_shard, projection_signals_shard and eps_pefs_shard are the same on one shard's example
+range (params.example_range); the gather rules join the shards (scripts/gather_signals.py)."""
 import dataclasses
 import json
 

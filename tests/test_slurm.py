@@ -103,10 +103,13 @@ def test_sharded_signals_run_as_sbatch_jobs_and_gather_to_the_local_unsharded_fi
     result = run(["--configfile", str(one_task / "config.yaml"), "--cores", "2", "--directory", str(local), target],
                  timeout=900)
     assert result.returncode == 0, result.stdout[-3000:]
-    shard_resources = ["--set-resources", "signals_shard:mem_mb=2000", "projection_signals_shard:mem_mb=2000",
-                       "gather_projection_signals:mem_mb=2000", "--set-threads", "projection_signals_shard=2"]
+    test_cluster = list(TEST_CLUSTER)  # a repeated --set-resources would replace the first: extend it
+    at = test_cluster.index("--set-resources") + 1
+    test_cluster[at:at] = ["projection_signals_shard:mem_mb=2000", "gather_projection_signals:mem_mb=2000"]
+    at = test_cluster.index("--set-threads") + 1
+    test_cluster[at:at] = ["projection_signals_shard=2"]
     result = run(["--configfile", str(one_task / "sharded.yaml"), "--cores", "all", "--profile", "slurm",
-                  "--directory", str(remote), *TEST_CLUSTER, *shard_resources, target], timeout=1500)
+                  "--directory", str(remote), *test_cluster, target], timeout=1500)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     # 4 held-in + 4 held-out shards are planned; the target needs the held-in ones and their gather

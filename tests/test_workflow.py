@@ -124,11 +124,13 @@ def test_splits_are_disjoint_and_sized(tiny_run):
 
 
 def sharded_config(tmp_path) -> Path:
-    """The tiny config with SST2 (Table 4's task: its grid points are sharded too) and CLINC150 cut
-    into shards of 8 examples: 4 held-in shards for SST2, 3 for CLINC150 (8 + 8 + 4)."""
+    """The tiny config with SST2 (Table 4's task: its grid points are sharded too), CLINC150 and the
+    EPS ablation's pass cut into shards of 8 examples: 4 held-in shards for SST2, 3 for CLINC150
+    (8 + 8 + 4), 2 for the EPS pass."""
     cfg = yaml.safe_load(TINY.read_text())
     cfg["tasks"]["sst2"]["examples_per_shard"] = 8
     cfg["tasks"]["clinc150"]["examples_per_shard"] = 8
+    cfg["ablations"]["eps_rank"]["examples_per_shard"] = 8  # its 16 TriviaQA examples: 2 shards
     for ablation in cfg["ablations"].values():
         ablation["grid"] = str(REPO / ablation["grid"])
     path = tmp_path / "sharded.yaml"
@@ -149,7 +151,8 @@ def assert_same_artifact(path, reference, exact=True):
             if exact or got[name].dtype.kind != "f":
                 assert np.array_equal(got[name][()], want[name][()]), (path, name)
             else:
-                np.testing.assert_allclose(got[name][()], want[name][()], rtol=1e-4, atol=1e-6, err_msg=f"{path}:{name}")
+                np.testing.assert_allclose(got[name][()], want[name][()], rtol=1e-4, atol=1e-6,
+                                           err_msg=f"{path}:{name}")
         timed = {k for k in want.attrs if k.startswith("seconds_per_example_")}
         assert {k: str(v) for k, v in got.attrs.items() if k not in timed} == \
                {k: str(v) for k, v in want.attrs.items() if k not in timed}, path
@@ -158,16 +161,20 @@ def assert_same_artifact(path, reference, exact=True):
 def test_sharded_signals_gather_to_the_unsharded_files(tiny_run, tmp_path):
     subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(tmp_path / "data")], check=True)
     results = tmp_path / "results" / "tiny"
-    grid = sorted(p.relative_to(tiny_run) for p in (tiny_run / MODEL / "ablations" / "projection").rglob("*.h5"))
-    targets = [str(Path("results/tiny") / MODEL / f) for f in SHARDED_SIGNALS] + [str("results/tiny" / g) for g in grid]
+    ablations = tiny_run / MODEL / "ablations"
+    ablation_files = sorted(p.relative_to(tiny_run) for p in [*(ablations / "projection").rglob("*.h5"),
+                                                              *(ablations / "eps_rank").glob("eps*_heldin.h5")])
+    targets = [str(Path("results/tiny") / MODEL / f) for f in SHARDED_SIGNALS]
+    targets += [str("results/tiny" / f) for f in ablation_files]
     result = snakemake(["--configfile", str(sharded_config(tmp_path)), "--cores", "2", *targets], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     shards = sorted(p.name for p in (results / MODEL / "shards" / "clinc150" / "heldin").iterdir())
     assert shards == ["0", "1", "2"] and len(list((results / MODEL / "shards" / "sst2" / "heldin").iterdir())) == 4
-    assert grid and "gather_projection_signals" in result.stderr
+    assert ablation_files and "gather_projection_signals" in result.stderr and "gather_eps_pefs" in result.stderr
+    assert len(list((results / MODEL / "shards" / "eps_rank" / "triviaqa").glob("eps*_heldin/*/pefs.h5"))) == 2
     for f in SHARDED_SIGNALS:
         assert_same_artifact(results / MODEL / f, tiny_run / MODEL / f)
-    for g in grid:
+    for g in ablation_files:
         assert_same_artifact(results / g, tiny_run / g)
 
 
@@ -489,6 +496,10 @@ def test_the_slurm_profile_plans_the_paper_jobs_with_gpus(tmp_path):
     gathers = jobs_of("gather_signals") + jobs_of("gather_projection_signals")
     assert len(gathers) == 12 and not any(re.search(r"\bgpu=[1-9]", b) for b in gathers)
     assert any("shards/yat/heldin/39/pefs.h5" in b for b in jobs_of("gather_signals"))
+    # the EPS ablation's one pass: 40,000 TriviaQA examples in shards of 1,024
+    eps_shards = jobs_of("eps_pefs_shard")
+    assert len(eps_shards) == 40 and all("gpu=1" in b and "runtime=300" in b for b in eps_shards)
+    assert not jobs_of("eps_pefs") and len(jobs_of("gather_eps_pefs")) == 1
 
 
 def test_a_single_target_builds_only_what_it_needs(tmp_path):
@@ -571,6 +582,7 @@ def test_lint_is_quiet():
     (lambda c: c["ablations"]["eps_rank"].update(n_components=17), "ablations.eps_rank.n_components"),
     (lambda c: c["tasks"]["clinc150"].update(examples_per_shard=6), "tasks.clinc150.examples_per_shard"),  # batch 4
     (lambda c: c.update(examples_per_shard=12), "examples_per_shard"),  # batch 8
+    (lambda c: c["ablations"]["eps_rank"].update(examples_per_shard=6), "ablations.eps_rank.examples_per_shard"),
 ])
 def test_a_malformed_config_names_the_key(change, key, tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
