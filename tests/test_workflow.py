@@ -163,7 +163,7 @@ def test_sharded_signals_gather_to_the_unsharded_files(tiny_run, tmp_path):
     results = tmp_path / "results" / "tiny"
     ablations = tiny_run / MODEL / "ablations"
     ablation_files = sorted(p.relative_to(tiny_run) for p in [*(ablations / "projection").rglob("*.h5"),
-                                                              *(ablations / "eps_rank").glob("eps*_heldin.h5")])
+                                                              *(ablations / "eps_rank").glob("*/eps*_heldin.h5")])
     targets = [str(Path("results/tiny") / MODEL / f) for f in SHARDED_SIGNALS]
     targets += [str("results/tiny" / f) for f in ablation_files]
     result = snakemake(["--configfile", str(sharded_config(tmp_path)), "--cores", "2", *targets], cwd=tmp_path)
