@@ -10,7 +10,7 @@ if projection_grid_extras():
 
     ruleorder: projection_signals > signals
 
-    use rule signals as projection_signals with:  # params and wildcard constraints are added to signals' own
+    use rule signals as projection_signals with:  # params are added to signals' own; constraints replace them
         output:
             **rules.signals.output,
             grid=[f"{RESULTS}/{{model}}/ablations/projection/{{task}}/dim~{dim}_density~{density}/{{split}}.h5"
@@ -21,6 +21,7 @@ if projection_grid_extras():
         wildcard_constraints:
             model=re.escape(MAIN_MODEL),
             task=re.escape(PROJECTION_TASK),
+            split="heldin|heldout",
 
 
 rule projection_npeff:
