@@ -182,36 +182,56 @@ def _from_attr(value):
 
 
 def concatenate_artifacts(paths, out_path, per_part_attrs=()) -> Path:
-    """Concatenate artifacts of one kind along their examples (every dataset's first axis), in the
-    order given, into `out_path`. Their attributes must agree except `per_part_attrs` (e.g. timings
-    only one part measured), which are taken from the first part that has them."""
-    parts = [(path, *_read_any(path)) for path in paths]
-    if not parts:
+    """Concatenate per-example artifacts of one kind along their examples, in the order given, into
+    `out_path`, holding one part in memory at a time (a split's PEFs can exceed memory). Their
+    attributes must agree except `per_part_attrs` (e.g. timings only one part measured), which are
+    taken from the first part that has them. Each part is validated as it is read."""
+    paths = list(paths)
+    if not paths:
         raise ArtifactError(f"{out_path}: no parts to concatenate")
-    first_path, first_arrays, first_attrs = parts[0]
-    kind = first_attrs["kind"]
+    heads = [_header(path) for path in paths]  # (attrs, {dataset: (shape, dtype)}) per part
+    first_attrs, first_layout = heads[0]
+    kind = first_attrs.get("kind")
+    if kind not in SCHEMAS or any(field.dims[0] != "m" for field in SCHEMAS[kind].values()):
+        raise ArtifactError(f"{paths[0]}: a '{kind}' artifact is not per-example; it cannot be concatenated")
     shared = {k: v for k, v in first_attrs.items() if k not in per_part_attrs}
+    for path, (attrs, layout) in zip(paths[1:], heads[1:]):
+        differing = sorted(k for k in set(shared) | set(attrs)
+                           if k not in per_part_attrs and attrs.get(k) != shared.get(k))
+        shapes_differ = {name: shape[1:] for name, (shape, _) in layout.items()} != \
+                        {name: shape[1:] for name, (shape, _) in first_layout.items()}
+        if differing or shapes_differ:
+            raise ArtifactError(f"{path}: cannot be concatenated with {paths[0]}: attributes {differing} differ"
+                                + (f", or datasets {layout} vs {first_layout}" if shapes_differ else ""))
     attrs = dict(shared)
-    for path, arrays, part_attrs in parts[1:]:
-        differing = sorted(k for k in set(shared) | set(part_attrs)
-                           if k not in per_part_attrs and part_attrs.get(k) != shared.get(k))
-        if differing or set(arrays) != set(first_arrays):
-            raise ArtifactError(f"{path}: cannot be concatenated with {first_path}: attributes {differing} "
-                                f"or datasets {sorted(arrays)} vs {sorted(first_arrays)} differ")
-    for _, _, part_attrs in reversed(parts):
+    for part_attrs, _ in reversed(heads):
         attrs.update({k: v for k, v in part_attrs.items() if k in per_part_attrs})
-    arrays = {name: np.concatenate([a[name] for _, a, _ in parts]) for name in first_arrays}
-    return write_artifact(out_path, kind, arrays, attrs)
+    n_total = sum(next(iter(layout.values()))[0][0] for _, layout in heads)
+    with atomic_path(Path(out_path)) as tmp, h5py.File(tmp, "w") as f:
+        for key, value in attrs.items():
+            if value is not None:
+                f.attrs[key] = _attr_value(value)
+        f.attrs["kind"], f.attrs["npeff_version"] = kind, __version__
+        out = {name: f.create_dataset(name, shape=(n_total, *shape[1:]), dtype=dtype)
+               for name, (shape, dtype) in first_layout.items()}
+        first = 0
+        for path in paths:
+            arrays, _ = read_artifact(path, kind)
+            m = len(next(iter(arrays.values())))
+            for name, arr in arrays.items():
+                out[name][first:first + m] = _to_numpy(arr)
+            first += m
+    return Path(out_path)
 
 
-def _read_any(path) -> tuple[dict[str, np.ndarray], dict]:
-    """An artifact of whichever kind the file says it is."""
+def _header(path) -> tuple[dict, dict]:
+    """An artifact's attributes and {dataset: (shape, dtype)}, without reading its data."""
     try:
         with h5py.File(path, "r") as f:
-            kind = f.attrs.get("kind")
+            return ({k: _from_attr(v) for k, v in f.attrs.items()},
+                    {name: (f[name].shape, f[name].dtype) for name in f.keys()})
     except OSError as err:
         raise ArtifactError(f"{path}: not a readable HDF5 file ({err})") from err
-    return read_artifact(path, kind)
 
 
 # ------------------------------------------------------------ per-kind helpers
