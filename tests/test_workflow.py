@@ -527,6 +527,8 @@ def test_a_single_target_builds_only_what_it_needs(tmp_path):
     assert planned("table4") == {"prepare_model", "prepare_task", "projection_signals", "projection_npeff",
                                  "make_table4", "table4"}
     assert {"make_table9", "make_table12", "make_comparison"} <= planned("comparison")
+    # what reads the internet, to run first where there is some (README: Running on a SLURM cluster)
+    assert planned("download") == {"prepare_model", "prepare_task", "download"}
 
 
 def test_another_configfile_replaces_the_default_instead_of_merging(tmp_path):
