@@ -181,11 +181,11 @@ def _from_attr(value):
     return value
 
 
-def concatenate_artifacts(paths, out_path, per_part_attrs=()) -> Path:
+def concatenate_artifacts(paths, out_path, per_part=lambda attr: False) -> Path:
     """Concatenate per-example artifacts of one kind along their examples, in the order given, into
     `out_path`, holding one part in memory at a time (a split's PEFs can exceed memory). Their
-    attributes must agree except `per_part_attrs` (e.g. timings only one part measured), which are
-    taken from the first part that has them. Each part is validated as it is read."""
+    attributes must agree except those `per_part(name)` picks (e.g. timings only one part measured),
+    which are taken from the first part that has them. Each part is validated as it is read."""
     paths = list(paths)
     if not paths:
         raise ArtifactError(f"{out_path}: no parts to concatenate")
@@ -194,10 +194,10 @@ def concatenate_artifacts(paths, out_path, per_part_attrs=()) -> Path:
     kind = first_attrs.get("kind")
     if kind not in SCHEMAS or any(field.dims[0] != "m" for field in SCHEMAS[kind].values()):
         raise ArtifactError(f"{paths[0]}: a '{kind}' artifact is not per-example; it cannot be concatenated")
-    shared = {k: v for k, v in first_attrs.items() if k not in per_part_attrs}
+    shared = {k: v for k, v in first_attrs.items() if not per_part(k)}
     for path, (attrs, layout) in zip(paths[1:], heads[1:]):
         differing = sorted(k for k in set(shared) | set(attrs)
-                           if k not in per_part_attrs and attrs.get(k) != shared.get(k))
+                           if not per_part(k) and attrs.get(k) != shared.get(k))
         shapes_differ = {name: shape[1:] for name, (shape, _) in layout.items()} != \
                         {name: shape[1:] for name, (shape, _) in first_layout.items()}
         if differing or shapes_differ:
@@ -205,7 +205,7 @@ def concatenate_artifacts(paths, out_path, per_part_attrs=()) -> Path:
                                 + (f", or datasets {layout} vs {first_layout}" if shapes_differ else ""))
     attrs = dict(shared)
     for part_attrs, _ in reversed(heads):
-        attrs.update({k: v for k, v in part_attrs.items() if k in per_part_attrs})
+        attrs.update({k: v for k, v in part_attrs.items() if per_part(k)})
     n_total = sum(next(iter(layout.values()))[0][0] for _, layout in heads)
     with atomic_path(Path(out_path)) as tmp, h5py.File(tmp, "w") as f:
         for key, value in attrs.items():

@@ -23,6 +23,11 @@ def benchmark_seconds(path) -> float:
         return float(next(csv.DictReader(f, delimiter="\t"))["s"])
 
 
+def is_timing_attribute(name: str) -> bool:
+    """Whether an artifact attribute is one seconds_per_example wrote (it differs between runs)."""
+    return name.startswith("seconds_per_example_") or name == "timing_device"
+
+
 def seconds_per_example(jobs: dict[str, Callable[[], object]], n_examples: int, device) -> dict:
     """Wall time of each job divided by the examples it covers, keyed seconds_per_example_<name>,
     plus timing_device. CUDA work is synchronised so the clock sees it."""

@@ -5,11 +5,11 @@ from _common import start
 
 start(snakemake)
 from npeff import io  # noqa: E402
+from npeff.runtime import is_timing_attribute  # noqa: E402
 
-TIMINGS = ("seconds_per_example_pef", "seconds_per_example_gradient", "seconds_per_example_activation",
-           "timing_device")  # measured by the first held-in shard only (Table 7)
 outputs = {key: snakemake.output[key] for key in snakemake.output.keys() if key != "grid"}
 outputs.update(zip(snakemake.params.grid_inputs, snakemake.output.get("grid", [])))
 for key, out_path in outputs.items():
-    io.concatenate_artifacts(snakemake.input[key], out_path, per_part_attrs=TIMINGS)
+    # Table 7's timings: measured by the first held-in shard only
+    io.concatenate_artifacts(snakemake.input[key], out_path, per_part=is_timing_attribute)
     print(f"{out_path}: {len(snakemake.input[key])} shards")

@@ -6,6 +6,7 @@ import torch
 
 from npeff import io
 from npeff.decompose import Decomposition
+from npeff.runtime import is_timing_attribute
 
 
 def test_pefs_round_trip(tmp_path):
@@ -161,7 +162,7 @@ def test_concatenated_parts_equal_one_file_written_whole(tmp_path):
     parts = [io.write_pefs(tmp_path / f"part{k}.h5", G[lo:hi], norms[lo:hi], log_probs[lo:hi], labels[lo:hi],
                            {**attrs, **({"seconds_per_example_pef": 0.5} if lo == 0 else {})}, ids[lo:hi])
              for k, (lo, hi) in enumerate([(0, 3), (3, 6), (6, 7)])]
-    joined = io.concatenate_artifacts(parts, tmp_path / "joined.h5", per_part_attrs=("seconds_per_example_pef",))
+    joined = io.concatenate_artifacts(parts, tmp_path / "joined.h5", per_part=is_timing_attribute)
     (want, want_attrs), (got, got_attrs) = io.read_pefs(whole), io.read_pefs(joined)
     assert sorted(got) == sorted(want) and got_attrs == want_attrs
     for name in want:

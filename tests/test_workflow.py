@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from npeff import io
+from npeff.runtime import is_timing_attribute
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "workflow" / "config_tiny.yaml"
@@ -154,7 +155,7 @@ def assert_same_artifact(path, reference, exact=True):
             else:
                 np.testing.assert_allclose(got[name][()], want[name][()], rtol=1e-4, atol=1e-6,
                                            err_msg=f"{path}:{name}")
-        timed = {k for k in want.attrs if k.startswith("seconds_per_example_") or k == "timing_device"}
+        timed = {k for k in want.attrs if is_timing_attribute(k)}
         assert {k: str(v) for k, v in got.attrs.items() if k not in timed} == \
                {k: str(v) for k, v in want.attrs.items() if k not in timed}, path
 
