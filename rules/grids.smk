@@ -48,9 +48,14 @@ def load_grid(name):
     return Paramspace(df, filename_params="*")
 
 
+def split_count(task, split):
+    """Examples of a task's split ("heldin" or "heldout"), as npeff.data.split_examples splits them."""
+    n_in, n_out = split_sizes(task_cfg(task)["n_examples"], task_cfg(task)["heldout_fraction"])
+    return n_in if split == "heldin" else n_out
+
+
 def heldin_count(task):
-    """Held-in examples of a task, as npeff.data.split_examples splits them."""
-    return split_sizes(task_cfg(task)["n_examples"], task_cfg(task)["heldout_fraction"])[0]
+    return split_count(task, "heldin")
 
 
 def ablation_task(name):

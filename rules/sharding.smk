@@ -5,21 +5,28 @@ def examples_per_shard(task):
     return task_cfg(task).get("examples_per_shard", config["examples_per_shard"])
 
 
-def split_count(task, split):
-    n_in, n_out = split_sizes(task_cfg(task)["n_examples"], task_cfg(task)["heldout_fraction"])
-    return n_in if split == "heldin" else n_out
+def example_ranges(n, size):
+    """[(first, end)] of n examples cut into shards of `size`, in example order."""
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
 
 def shard_ranges(task, split):
-    """[(first, end)] example ranges of a split's shards, in example order."""
-    size, n = examples_per_shard(task), split_count(task, split)
-    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+    return example_ranges(split_count(task, split), examples_per_shard(task))
 
 
 def eps_shard_ranges():
-    """[(first, end)] example ranges of the EPS pass's shards (its first n_examples held-in examples)."""
-    size, n = EPS_SETTINGS["examples_per_shard"], EPS_SETTINGS["n_examples"]
-    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+    """The EPS pass's shards (its first n_examples held-in examples)."""
+    return example_ranges(EPS_SETTINGS["n_examples"], EPS_SETTINGS["examples_per_shard"])
+
+
+def shard_example_range(wc):
+    """params.example_range of a signals shard job."""
+    return shard_ranges(wc.task, wc.split)[int(wc.shard)]
+
+
+def shard_times_objects(wc):
+    """Table 7 times each object on the first held-in batch: the first held-in shard's."""
+    return wc.split == "heldin" and wc.shard == "0"
 
 
 def check_whole_batches(key, size, task):

@@ -13,8 +13,8 @@ if SHARDED_TASKS:
         output:
             **SHARD_OUTPUTS,
         params:
-            example_range=lambda wc: shard_ranges(wc.task, wc.split)[int(wc.shard)],
-            time_objects=lambda wc: wc.split == "heldin" and wc.shard == "0",  # Table 7 times one batch
+            example_range=shard_example_range,
+            time_objects=shard_times_objects,
         wildcard_constraints:  # a `with:` block replaces the constraints, so all of them
             task="|".join(map(re.escape, SHARDED_TASKS)),
             split="heldin|heldout",
@@ -55,8 +55,8 @@ if SHARDED_TASKS:
                 **SHARD_OUTPUTS,
                 grid=[f"{RESULTS}/{{model}}/shards/{{task}}/{{split}}/{{shard}}/{kind}.h5" for kind in GRID_KINDS],
             params:
-                example_range=lambda wc: shard_ranges(wc.task, wc.split)[int(wc.shard)],
-                time_objects=lambda wc: wc.split == "heldin" and wc.shard == "0",
+                example_range=shard_example_range,
+                time_objects=shard_times_objects,
             wildcard_constraints:  # a `with:` block replaces the constraints, so all of them
                 model=re.escape(MAIN_MODEL),
                 task=re.escape(PROJECTION_TASK),
