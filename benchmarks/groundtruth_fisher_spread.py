@@ -15,8 +15,8 @@ import torch
 import yaml
 
 from npeff.pef import regression_pef_rows
-from npeff.toy.benchmark import benchmark_examples, build_toy
 from npeff.toy.scores import mass_concentration
+from npeff_workflow.groundtruth import benchmark_examples, build_toy
 
 SCHEMA = yaml.safe_load((Path(__file__).resolve().parent.parent / "config" / "schema.yaml").read_text())
 GROUNDTRUTH = SCHEMA["properties"]["groundtruth"]["properties"]

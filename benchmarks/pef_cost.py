@@ -33,7 +33,8 @@ from npeff.models import ParameterSelection, load_model  # noqa: E402
 from npeff.pef import compute_pefs  # noqa: E402
 from npeff.projection import SparseProjection  # noqa: E402
 from npeff.runtime import device_name  # noqa: E402
-from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
+from npeff.tasks import build_batch, make_task  # noqa: E402
+from npeff_workflow.registry import task_spec  # noqa: E402
 
 
 def main():
@@ -66,7 +67,7 @@ def main():
         info = json.loads((args.results / "data" / task_name / "info.json").read_text())
         batch_size = args.batch or tcfg.get("batch_size", cfg["batch_size"])
         examples = read_jsonl(args.results / "data" / task_name / "heldin.jsonl")[:batch_size]
-        spec = TASK_SPECS[task_name]
+        spec = task_spec(task_name)
         task = make_task(spec, tokenizer, info["label_names"])
         batch = {k: v.to(args.device) for k, v in
                  build_batch(spec, tokenizer, [ex["text"] for ex in examples], info["label_names"]).items()}

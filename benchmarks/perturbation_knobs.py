@@ -30,7 +30,8 @@ from npeff.models import ParameterSelection, load_model  # noqa: E402
 from npeff.perturb import (FrozenPrefix, encode_texts, perturbation_effect, reject_similar,  # noqa: E402
                            unit_direction)
 from npeff.projection import SparseProjection  # noqa: E402
-from npeff.tasks import TASK_SPECS, make_task  # noqa: E402
+from npeff.tasks import make_task  # noqa: E402
+from npeff_workflow.registry import task_spec  # noqa: E402
 
 
 def main():
@@ -58,7 +59,7 @@ def main():
     labels = json.loads((R / "data" / task_name / "info.json").read_text())["label_names"]
     model, tokenizer = load_model(args.resources / "models" / args.model)
     selection = ParameterSelection(tuple(dec_attrs["param_include"]), tuple(dec_attrs["param_exclude"]))
-    spec = TASK_SPECS[task_name]
+    spec = task_spec(task_name)
     task = make_task(spec, tokenizer, labels)
     prefix = FrozenPrefix(model, selection)
 

@@ -123,14 +123,6 @@ class NPEFF:
         self.seed = seed
         self.progress = progress
 
-    @classmethod
-    def from_config(cls, settings: dict, **kwargs) -> "NPEFF":
-        """From the workflow's decomposition settings (config keys h_only_steps, joint_steps,
-        h_only_lr, joint_lr, chunk_size, plus n_components and seed); kwargs: device, progress."""
-        return cls(settings["n_components"], n_h_only_steps=settings["h_only_steps"],
-                   n_joint_steps=settings["joint_steps"], h_only_lr=settings["h_only_lr"],
-                   joint_lr=settings["joint_lr"], chunk_size=settings["chunk_size"], seed=settings["seed"], **kwargs)
-
     def settings(self) -> dict:
         """The hyperparameters, for HDF5 attributes."""
         return {k: getattr(self, k) for k in ("n_components", "n_h_only_steps", "n_joint_steps",

@@ -1,6 +1,9 @@
 """Multi-process NPEFF decomposition (Appendix C.3), launched with torchrun:
 
-    torchrun --standalone --nproc_per_node N -m npeff.distributed PEFS.h5 OUT.h5 SETTINGS_JSON
+    torchrun --standalone --nproc_per_node N -m npeff.distributed PEFS.h5 OUT.h5 NPEFF_KWARGS_JSON [ATTRS_JSON]
+
+NPEFF_KWARGS_JSON holds npeff.NPEFF's keyword arguments (n_components, n_h_only_steps, ...);
+ATTRS_JSON, extra attributes for the output file.
 
 Each process reads its contiguous slice of the examples from PEFS.h5, runs NPEFF.fit on its
 GPU (or the CPU with gloo when there is none), H's gradient is all-reduced every step, and
@@ -22,7 +25,8 @@ from npeff.decompose import NPEFF
 
 
 def main(argv: list[str]) -> None:
-    pefs_path, out_path, settings = argv[0], argv[1], json.loads(argv[2])
+    pefs_path, out_path, kwargs = argv[0], argv[1], json.loads(argv[2])
+    extra_attrs = json.loads(argv[3]) if len(argv) > 3 else {}
     use_cuda = torch.cuda.is_available()
     dist.init_process_group("nccl" if use_cuda else "gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -32,14 +36,14 @@ def main(argv: list[str]) -> None:
     _, _, m = io.pef_rows(pefs_path, 0, 0)
     bounds = np.linspace(0, m, world + 1).astype(int)
     G, attrs, _ = io.pef_rows(pefs_path, bounds[rank], bounds[rank + 1])
-    npeff = NPEFF.from_config(settings, device=device, progress=rank == 0)
+    npeff = NPEFF(**kwargs, device=device, progress=rank == 0)
     result = npeff.fit(torch.from_numpy(G))
     parts = [None] * world
     dist.all_gather_object(parts, (result.W, result.pef_norms))
     if rank == 0:
         result.W = torch.cat([w for w, _ in parts])
         result.pef_norms = torch.cat([n for _, n in parts])
-        io.write_decomposition(out_path, result, {**attrs, **npeff.settings(), "method": settings.get("method", ""),
+        io.write_decomposition(out_path, result, {**attrs, **npeff.settings(), **extra_attrs,
                                                   "source_file": pefs_path, "device": device, "n_processes": world,
                                                   "device_name": device_name(device)})
     dist.barrier()

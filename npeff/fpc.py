@@ -28,7 +28,7 @@ Zhang 2010), the work is split:
 Converged means no violator is left after step 2 stopped by its rule: the l1 solution.
 
 fpc_schedule is the other solver: FPC as Appendix G runs it for the perturbations (one plain
-iteration per continuation stage over all n, then stop); recover_direction picks by config.
+iteration per continuation stage over all n, then stop); the workflow picks one by its config.
 On whole-model PEFs its dense direction perturbs selectively and the l1 optimum does not
 (README, "FPC").
 """
@@ -302,18 +302,3 @@ def fpc_schedule(projection: SparseProjection, h, *, mu: float = 4e-5, gamma: fl
                      n_passes=torch.tensor(n_iter), converged=torch.zeros(k, dtype=torch.bool),
                      relative_residual=torch.tensor(residuals), single=single)
 
-
-SOLVERS = ("paper_schedule", "l1_optimum")
-
-
-def recover_direction(projection: SparseProjection, h, settings: dict, operator_norm: float) -> FPCResult:
-    """The config's `perturbation.fpc` solver on h [d] or [k, d]: "paper_schedule" (fpc_schedule,
-    Appendix G as run for the perturbations) or "l1_optimum" (fpc_recover, to its stopping rule)."""
-    solver = settings.get("solver", "paper_schedule")
-    if solver not in SOLVERS:
-        raise ValueError(f"perturbation.fpc.solver must be one of {SOLVERS}, got {solver!r}")
-    own = ("inner_iterations",) if solver == "paper_schedule" else ("xtol", "gtol", "max_iter", "max_passes")
-    # settings left out take the solver's own defaults (Appendix G's)
-    kwargs = {k: settings[k] for k in ("mu", "gamma", "beta", *own) if k in settings}
-    solve = fpc_schedule if solver == "paper_schedule" else fpc_recover
-    return solve(projection, h, operator_norm=operator_norm, **kwargs)

@@ -10,7 +10,11 @@ For a component with projected pseudo-Fisher h:
      component's top examples over the mean over a random baseline set, and the
      larger of the two signs is kept (h h^T does not know h's sign);
   5. the PEF-norm ratio: mean PEF Frobenius norm of the top examples over the
-     baseline's, to show the top examples are not just more sensitive overall.
+     baseline's, to show the top examples are not just more sensitive overall;
+  6. over the perturbed components, the geometric mean of each ratio (the paper's Table 2).
+The KL ratio is computed here (`perturbation_effect`); which components, which baseline
+examples, the norm ratio and the geometric mean in npeff.analysis.selectivity (torch-free, for
+the table makers).
 
 The blocks before the first perturbed parameter do not change, so their
 output is computed once per example (`FrozenPrefix`) and each perturbed
@@ -156,3 +160,4 @@ def perturbation_effect(prefix: FrozenPrefix, task, selection: ParameterSelectio
             best = {"sign": int(sign), "kl_ratio": ratio, "kl_top": float(kl_top.mean()),
                     "kl_baseline": float(kl_base.mean())}
     return best
+

@@ -1,7 +1,6 @@
 """Timing helpers for the runtime tables (Appendix E, Tables 7-8)."""
 from __future__ import annotations
 
-import csv
 import os
 import platform
 import time
@@ -15,12 +14,6 @@ def device_name(device: str | torch.device) -> str:
     if torch.device(device).type == "cuda":
         return torch.cuda.get_device_name(torch.device(device))
     return f"CPU ({platform.machine() or 'unknown'}, {torch.get_num_threads()} threads of {os.cpu_count()})"
-
-
-def benchmark_seconds(path) -> float:
-    """Wall seconds of a job from the TSV a Snakemake `benchmark:` directive writes."""
-    with open(path) as f:
-        return float(next(csv.DictReader(f, delimiter="\t"))["s"])
 
 
 def is_timing_attribute(name: str) -> bool:

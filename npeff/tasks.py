@@ -84,23 +84,14 @@ class SuffixTask:
         return torch.log_softmax(suffix_lp.reshape(-1, self.sequences_per_example), dim=-1)
 
 
-# ---------------------------------------------------------------- Appendix D
 @dataclass(frozen=True)
 class TaskSpec:
-    """A task of the paper: its prompt template and how p(y|x) is formed."""
+    """A task: its prompt template and how p(y|x) is formed (the workflow's registry holds the
+    paper's four, Appendix D)."""
 
     name: str
-    template: str  # {text}, and {label_list} for YAT
+    template: str  # {text}, and {label_list} for a template that lists the labels
     kind: str  # "label_token", "suffix" or "full_vocab"
-
-
-TASK_SPECS = {
-    "sst2": TaskSpec("sst2", "Review: {text}\nSentiment:", "label_token"),
-    "yat": TaskSpec("yat", "Question: {text}\nWhat broad topic is this question about? Choose from:\n"
-                           "{label_list}.\nTopic:", "label_token"),
-    "clinc150": TaskSpec("clinc150", "Query: {text}\nIntent:", "suffix"),
-    "triviaqa": TaskSpec("triviaqa", "Question: {text}\nAnswer:", "full_vocab"),
-}
 
 
 def prompt(spec: TaskSpec, text: str, label_names: Sequence[str]) -> str:

@@ -29,7 +29,7 @@ rule projection_npeff:
         heldin=lambda wc: projection_pefs(wc, "heldin"),
         heldout=lambda wc: projection_pefs(wc, "heldout"),
     output:
-        f"{RESULTS}/{{model}}/ablations/projection/{{task}}/{PROJECTION_GRID.wildcard_pattern}/npeff_c{{C}}_s{{seed}}.json",
+        f"{RESULTS}/{{model}}/ablations/projection/{{task}}/{PROJECTION_GRID.wildcard_pattern}/{NPEFF_DECOMPOSITION}.json",
     params:
         settings=config["decomposition"],
         coefficient_steps=config["coefficients"]["steps"],
@@ -88,7 +88,7 @@ rule eps_rank_decompose:
     input:
         f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/eps{EPS_MAX}_heldin.h5",
     output:
-        f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/{EPS_GRID.wildcard_pattern}/npeff_c{{C}}_s{{seed}}.h5",
+        f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/{EPS_GRID.wildcard_pattern}/{NPEFF_DECOMPOSITION}.h5",
     params:
         settings=config["decomposition"],
     wildcard_constraints:

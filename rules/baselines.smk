@@ -8,8 +8,8 @@ rule cluster_gradients:
         heldin=f"{RESULTS}/{{model}}/grads/{{task}}/heldin.h5",
         heldout=f"{RESULTS}/{{model}}/grads/{{task}}/heldout.h5",
     output:
-        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/gc_c{{C}}_s{{seed}}.h5",
-        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/gc_c{{C}}_s{{seed}}.h5",
+        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{decomposition_wildcards('gc')}.h5",
+        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/{decomposition_wildcards('gc')}.h5",
     params:
         settings=config["clustering"],
     wildcard_constraints:
@@ -33,8 +33,8 @@ rule train_sae:
         heldin=f"{RESULTS}/{{model}}/acts/{{task}}/heldin.h5",
         heldout=f"{RESULTS}/{{model}}/acts/{{task}}/heldout.h5",
     output:
-        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/sae_c{{C}}_s{{seed}}.h5",
-        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/sae_c{{C}}_s{{seed}}.h5",
+        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{decomposition_wildcards('sae')}.h5",
+        coefficients=f"{RESULTS}/{{model}}/coeffs/{{task}}/{decomposition_wildcards('sae')}.h5",
     params:
         settings=config["sae"],
     wildcard_constraints:

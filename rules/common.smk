@@ -5,7 +5,9 @@ import sys
 sys.path.insert(0, workflow.basedir)  # npeff's torch-free modules, installed or not
 from npeff.data import PACKAGES as SOURCE_PACKAGES  # the PyPI archive each offline source reads
 from npeff.data import split_sizes
-from npeff.toy.specs import toy_settings
+from npeff_workflow.registry import (METHOD_RULES, METHOD_SIGNALS, METHODS, NPEFF_METHODS, PERTURBED_METHODS,
+                                     decomposition_name, decomposition_regex, decomposition_wildcards)
+from npeff_workflow.toys import toy_settings
 
 
 RESULTS = f"results/{config['name']}"
@@ -87,15 +89,15 @@ def bench_path(rule_name, *parts):
     return f"{RESULTS}/benchmarks/{rule_name}/{'_'.join(parts) or 'main'}.tsv"
 
 
-METHODS = ["npeff", "gnpeff", "gc", "sae"]  # Table 1's rows
-PERTURBED_METHODS = ["npeff", "gnpeff", "gc"]  # an SAE latent has no parameter-space direction
+DECOMPOSITION = decomposition_wildcards()  # "{method}_c{C}_s{seed}": a decomposition's file name, as wildcards
+NPEFF_DECOMPOSITION = decomposition_wildcards("npeff")  # the ablations' NPEFF decompositions
 
 
 def main_decompositions(method="npeff", tasks=None):
     """(task, name) of the decomposition each table reports per task: the first seed,
     the task's component count (also the cluster and SAE latent count)."""
     seed = config["decomposition"]["seeds"][0]
-    return [(t, f"{method}_c{task_cfg(t)['n_components']}_s{seed}") for t in (tasks or TASKS)]
+    return [(t, decomposition_name(method, task_cfg(t)["n_components"], seed)) for t in (tasks or TASKS)]
 
 
 def perturbation_setting(task, key):

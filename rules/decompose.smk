@@ -1,18 +1,15 @@
 # NPEFF decomposition of the held-in PEFs (npeff) or gradients (gnpeff), then
 # coefficients of the held-out examples with the pseudo-Fishers frozen.
 
-METHOD_INPUT = {"npeff": "pefs", "gnpeff": "grads"}
-
-
 rule decompose:
     input:
-        lambda wc: f"{RESULTS}/{wc.model}/{METHOD_INPUT[wc.method]}/{wc.task}/heldin.h5",
+        lambda wc: f"{RESULTS}/{wc.model}/{METHOD_SIGNALS[wc.method]}/{wc.task}/heldin.h5",
     output:
-        f"{RESULTS}/{{model}}/decomp/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
+        f"{RESULTS}/{{model}}/decomp/{{task}}/{DECOMPOSITION}.h5",
     params:
         settings=lambda wc: {**config["decomposition"], "gpus": decomposition_gpus(wc.task)},
     wildcard_constraints:
-        method="npeff|gnpeff",
+        method="|".join(NPEFF_METHODS),
         C=r"\d+",
         seed=r"\d+",
     threads: 2
@@ -31,14 +28,14 @@ rule decompose:
 
 rule fit_coefficients:
     input:
-        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
-        signals=lambda wc: f"{RESULTS}/{wc.model}/{METHOD_INPUT[wc.method]}/{wc.task}/heldout.h5",
+        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{DECOMPOSITION}.h5",
+        signals=lambda wc: f"{RESULTS}/{wc.model}/{METHOD_SIGNALS[wc.method]}/{wc.task}/heldout.h5",
     output:
-        f"{RESULTS}/{{model}}/coeffs/{{task}}/{{method}}_c{{C}}_s{{seed}}.h5",
+        f"{RESULTS}/{{model}}/coeffs/{{task}}/{DECOMPOSITION}.h5",
     params:
         steps=config["coefficients"]["steps"],
     wildcard_constraints:
-        method="npeff|gnpeff",
+        method="|".join(NPEFF_METHODS),
         C=r"\d+",
         seed=r"\d+",
     threads: 2

@@ -41,7 +41,7 @@ rule perturb:
         min_coefficient=config["tunings"]["min_coefficient"],
         batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
     wildcard_constraints:
-        name=r"(npeff|gnpeff|gc)_c\d+_s\d+",
+        name=decomposition_regex(PERTURBED_METHODS),
     threads: 2
     resources:
         gpu=config["gpus_per_job"],

@@ -3,7 +3,7 @@ import pandas as pd
 from snakemake.utils import Paramspace
 
 
-KNOWN_TASKS = ["sst2", "yat", "clinc150", "triviaqa"]  # the schema's task names
+from npeff_workflow.registry import TASKS as KNOWN_TASKS
 GRID_COLUMNS = {"projection_dim": ["dim", "density"], "n_components": ["task", "n_components"], "seeds": ["seed"],
                 "eps_rank": ["eps", "svd_rank"]}
 
@@ -124,7 +124,7 @@ def projection_results(model=MAIN_MODEL):
     if task is None:
         return []
     C = task_cfg(task)["n_components"]
-    return [f"{RESULTS}/{model}/ablations/projection/{task}/{point}/npeff_c{C}_s{seed}.json"
+    return [f"{RESULTS}/{model}/ablations/projection/{task}/{point}/{decomposition_name('npeff', C, seed)}.json"
             for point in PROJECTION_GRID.instance_patterns]
 
 
@@ -136,14 +136,15 @@ def grid_components(task):
 def components_entries():
     """(task, C, decomposition name) of every n_components grid row, at the first seed."""
     seed = config["decomposition"]["seeds"][0]
-    return [(t, int(c), f"npeff_c{int(c)}_s{seed}") for t, c in COMPONENTS_GRID.dataframe.itertuples(index=False)]
+    return [(t, int(c), decomposition_name("npeff", c, seed))
+            for t, c in COMPONENTS_GRID.dataframe.itertuples(index=False)]
 
 
 def seed_entries():
     if SEEDS_TASK is None:
         return []
     C = task_cfg(SEEDS_TASK)["n_components"]
-    return [(int(s), f"npeff_c{C}_s{int(s)}") for s in SEEDS_GRID.dataframe["seed"]]
+    return [(int(s), decomposition_name("npeff", C, s)) for s in SEEDS_GRID.dataframe["seed"]]
 
 
 def eps_rank_decompositions():
@@ -155,17 +156,14 @@ def eps_rank_decompositions():
     paths = {}
     for (eps, rank), point in zip(EPS_GRID.dataframe.astype(int).itertuples(index=False), EPS_GRID.instance_patterns):
         for seed in [first] + ([second] if rank == eps else []):
-            paths[(eps, rank, seed)] = f"{base}/{point}/npeff_c{C}_s{seed}.h5"
+            paths[(eps, rank, seed)] = f"{base}/{point}/{decomposition_name('npeff', C, seed)}.h5"
     return paths
-
-
-# every decomposition Tables 7-8 time, per method: (rule that benchmarks it, its benchmark wildcards)
-TIMED_METHODS = {"npeff": "decompose", "gnpeff": "decompose", "gc": "cluster_gradients", "sae": "train_sae"}
 
 
 def timing_entries():
     entries = []
-    for method, rule_name in TIMED_METHODS.items():
+    """Every decomposition Tables 7-8 time, with the benchmark file of the rule that made it."""
+    for method, rule_name in METHOD_RULES.items():
         for task, name in main_decompositions(method):
             C, seed = task_cfg(task)["n_components"], config["decomposition"]["seeds"][0]  # as in `name`
             parts = [MAIN_MODEL, task] + ([method] if rule_name == "decompose" else []) + [f"c{C}", f"s{seed}"]
@@ -183,5 +181,6 @@ SPLIT_TABLES = {12: "sst2", 13: "clinc150"}  # Appendix H: the component-split t
 
 def split_inputs(n):
     task, seed = SPLIT_TABLES[n], config["decomposition"]["seeds"][0]
-    return {"coefficients": [f"{MAIN}/coeffs/{task}/npeff_c{c}_s{seed}.h5" for c in grid_components(task)],
+    return {"coefficients": [f"{MAIN}/coeffs/{task}/{decomposition_name('npeff', c, seed)}.h5"
+                             for c in grid_components(task)],
             "heldout": f"{MAIN}/pefs/{task}/heldout.h5"}

@@ -9,8 +9,8 @@ from _common import start
 
 device = start(snakemake)
 from npeff import io  # noqa: E402
-from npeff.runtime import device_name  # noqa: E402
 from npeff.baselines.clustering import assign, cluster_scores, kmeans, unit_rows  # noqa: E402
+from npeff.runtime import device_name  # noqa: E402
 
 p, w = snakemake.params, snakemake.wildcards
 C, seed = int(w.C), int(w.seed)

@@ -6,7 +6,7 @@ from _common import start
 
 start(snakemake)
 from npeff._atomic import atomic_path  # noqa: E402
-from npeff.toy.benchmark import run_toy  # noqa: E402
+from npeff_workflow.groundtruth import run_toy  # noqa: E402
 
 result = run_toy(snakemake.params.groundtruth, snakemake.wildcards.toy, int(snakemake.wildcards.seed))
 with atomic_path(Path(snakemake.output[0])) as tmp:

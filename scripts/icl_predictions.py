@@ -14,13 +14,13 @@ from npeff._atomic import atomic_path  # noqa: E402
 from npeff.analysis.icl import context_text, icl_log_probs  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.models import load_model  # noqa: E402
-from npeff.paper.tables import write_csv  # noqa: E402
-from npeff.tasks import TASK_SPECS  # noqa: E402
+from npeff_workflow.registry import task_spec  # noqa: E402
+from npeff_workflow.tables import write_csv  # noqa: E402
 
 s = snakemake.params.settings
 heldin, heldout = read_jsonl(snakemake.input.heldin), read_jsonl(snakemake.input.heldout)
 labels = json.loads(Path(snakemake.input.info).read_text())["label_names"]
-spec = TASK_SPECS[snakemake.wildcards.task]
+spec = task_spec(snakemake.wildcards.task)
 model, tokenizer = load_model(snakemake.input.model, device)
 
 rng = np.random.default_rng(s["seed"])

@@ -13,8 +13,8 @@ start(snakemake)
 from npeff import io  # noqa: E402
 from npeff.analysis.tunings import top_examples  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
-from npeff.paper.figures import top_examples_figure  # noqa: E402
-from npeff.paper.tables import task_title, write_text  # noqa: E402
+from npeff_workflow.figures import top_examples_figure  # noqa: E402
+from npeff_workflow.tables import task_title, write_text  # noqa: E402
 
 p = snakemake.params
 rng = np.random.default_rng(p.seed)

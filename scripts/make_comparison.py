@@ -5,8 +5,8 @@ import yaml
 from _common import start
 
 start(snakemake)
-from npeff.paper.comparison import CLAIMS, check_claim, compare, read_cells, read_rows  # noqa: E402
-from npeff.paper.tables import fmt, markdown_table, write_csv, write_text  # noqa: E402
+from npeff_workflow.comparison import CLAIMS, check_claim, compare, read_cells, read_rows  # noqa: E402
+from npeff_workflow.tables import fmt, markdown_table, write_csv, write_text  # noqa: E402
 
 p = snakemake.params
 paper = yaml.safe_load(Path(snakemake.input.paper).read_text())

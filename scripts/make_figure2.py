@@ -15,8 +15,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from npeff import io  # noqa: E402
 from npeff.analysis.similarity import decomposition_similarity  # noqa: E402
-from npeff.paper.figures import save_figure  # noqa: E402
-from npeff.paper.tables import TASK_TITLES, write_csv  # noqa: E402
+from npeff_workflow.figures import save_figure  # noqa: E402
+from npeff_workflow.registry import TASK_TITLES  # noqa: E402
+from npeff_workflow.tables import write_csv  # noqa: E402
 
 p, out = snakemake.params, snakemake.output
 first, second = p.settings["seeds"]

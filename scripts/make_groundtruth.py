@@ -6,9 +6,9 @@ import numpy as np
 from _common import start
 
 start(snakemake)
-from npeff.paper.figures import groundtruth_figure  # noqa: E402
-from npeff.paper.tables import METHOD_TITLES, fmt, latex_table, markdown_table, write_csv, write_text  # noqa: E402
-from npeff.toy.benchmark import METHODS  # noqa: E402
+from npeff_workflow.figures import groundtruth_figure  # noqa: E402
+from npeff_workflow.registry import GROUNDTRUTH_METHODS, METHOD_TITLES  # noqa: E402
+from npeff_workflow.tables import fmt, latex_table, markdown_table, write_csv, write_text  # noqa: E402
 
 SCORES = ("recovered_fraction", "mean_best_concentration", "mean_auc", "mean_polygenic_auc", "seconds")
 
@@ -17,7 +17,7 @@ toys = list(dict.fromkeys(r["toy"] for r in runs))
 rows = []
 for toy in toys:
     seeds = [r for r in runs if r["toy"] == toy]
-    for method in METHODS:
+    for method in GROUNDTRUTH_METHODS:
         per_seed = [r["methods"][method] for r in seeds]
         row = {"toy": toy, "model": seeds[0]["model"], "n_params": seeds[0]["n_params"],
                "n_mechanisms": seeds[0]["n_mechanisms"], "n_examples": seeds[0]["n_examples"], "method": method,
@@ -43,7 +43,8 @@ caption = ("Ground truth: share of mechanisms recovered (a component with >= 90%
            f"the examples, scored on the other half); config {snakemake.params.config_name}")
 write_text(Path(snakemake.output.md), markdown_table(header, body, caption))
 write_text(Path(snakemake.output.tex), latex_table(header, body, caption, "tab:groundtruth"))
-groundtruth_figure(rows, [METHOD_TITLES[m] for m in METHODS], Path(snakemake.output.pdf), Path(snakemake.output.png),
+groundtruth_figure(rows, [METHOD_TITLES[m] for m in GROUNDTRUTH_METHODS], Path(snakemake.output.pdf),
+                   Path(snakemake.output.png),
                    caption=f"Ground-truth benchmark, means over seeds; the SAE has no parameter-space components "
                            f"(no recovery bar); config {snakemake.params.config_name}")
 print(markdown_table(header, body, caption))

@@ -5,7 +5,8 @@ from pathlib import Path
 from _common import start
 
 start(snakemake)
-from npeff.paper.tables import TASK_TITLES, write_table  # noqa: E402
+from npeff_workflow.registry import TASK_TITLES  # noqa: E402
+from npeff_workflow.tables import write_table  # noqa: E402
 
 rows = [json.loads(Path(path).read_text()) for path in snakemake.input]
 for row in rows:

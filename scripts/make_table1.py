@@ -8,8 +8,8 @@ from _common import start
 start(snakemake)
 from npeff import io  # noqa: E402
 from npeff.analysis.tunings import purity_chance, read_tunings, tuning_percentages  # noqa: E402
-from npeff.paper.tables import (TASK_TITLES, latex_table, markdown_table, tuning_table, write_csv,  # noqa: E402
-                                write_text)
+from npeff_workflow.registry import TASK_TITLES  # noqa: E402
+from npeff_workflow.tables import latex_table, markdown_table, tuning_table, write_csv, write_text  # noqa: E402
 
 
 rows, stand_ins = [], []

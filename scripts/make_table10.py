@@ -8,7 +8,8 @@ from _common import start
 
 start(snakemake)
 from npeff import io  # noqa: E402
-from npeff.paper.tables import METHOD_TITLES, TASK_TITLES, fmt, read_perturbations, write_table  # noqa: E402
+from npeff_workflow.registry import METHOD_TITLES, TASK_TITLES  # noqa: E402
+from npeff_workflow.tables import fmt, read_perturbations, write_table  # noqa: E402
 
 p = snakemake.params
 rows = []

@@ -10,8 +10,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from npeff import io  # noqa: E402
 from npeff.analysis.similarity import abs_cosine_pairs  # noqa: E402
-from npeff.paper.figures import save_figure  # noqa: E402
-from npeff.paper.tables import METHOD_TITLES, TASK_TITLES, write_table  # noqa: E402
+from npeff_workflow.figures import save_figure  # noqa: E402
+from npeff_workflow.registry import METHOD_TITLES, TASK_TITLES  # noqa: E402
+from npeff_workflow.tables import write_table  # noqa: E402
 
 p, out = snakemake.params, snakemake.output
 edges = np.linspace(0.0, 1.0, p.bins + 1)

@@ -4,8 +4,9 @@ from pathlib import Path
 from _common import start
 
 start(snakemake)
-from npeff.paper.tables import (METHOD_TITLES, TASK_TITLES, fmt, latex_table, markdown_table,  # noqa: E402
-                                read_perturbations, write_csv, write_text)
+from npeff_workflow.registry import METHOD_TITLES, TASK_TITLES  # noqa: E402
+from npeff_workflow.tables import (fmt, latex_table, markdown_table, read_perturbations, write_csv,  # noqa: E402
+                                   write_text)
 
 
 rows = [{**entry, **read_perturbations(path)}

@@ -13,7 +13,8 @@ start(snakemake)
 from npeff import io  # noqa: E402
 from npeff.analysis.icl import classify, label_classifier, percent_equal  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
-from npeff.paper.tables import METHOD_TITLES, fmt, latex_table, markdown_table, write_csv, write_text  # noqa: E402
+from npeff_workflow.registry import METHOD_TITLES  # noqa: E402
+from npeff_workflow.tables import fmt, latex_table, markdown_table, write_csv, write_text  # noqa: E402
 
 p = snakemake.params
 heldin_labels = np.array([ex["label"] for ex in read_jsonl(snakemake.input.heldin)])

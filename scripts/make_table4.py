@@ -5,7 +5,7 @@ from pathlib import Path
 from _common import start
 
 start(snakemake)
-from npeff.paper.tables import fmt, task_title, write_table  # noqa: E402
+from npeff_workflow.tables import fmt, task_title, write_table  # noqa: E402
 
 p = snakemake.params
 rows = [json.loads(Path(path).read_text()) for path in snakemake.input.results]

@@ -7,7 +7,8 @@ device = start(snakemake)
 from npeff import io  # noqa: E402
 from npeff.analysis.tunings import read_tunings, tuning_percentages  # noqa: E402
 from npeff.decompose import reconstruction_losses  # noqa: E402
-from npeff.paper.tables import TASK_TITLES, fmt, write_table  # noqa: E402
+from npeff_workflow.registry import TASK_TITLES  # noqa: E402
+from npeff_workflow.tables import fmt, write_table  # noqa: E402
 
 p, inp = snakemake.params, snakemake.input
 heldin_G = {path: torch.from_numpy(io.read_pefs(path)[0]["G"]) for path in set(inp.heldin)}  # once per task

@@ -3,7 +3,8 @@ from _common import start
 
 start(snakemake)
 from npeff.analysis.tunings import read_tunings, tuning_percentages  # noqa: E402
-from npeff.paper.tables import TASK_TITLES, fmt, read_perturbations, write_table  # noqa: E402
+from npeff_workflow.registry import TASK_TITLES  # noqa: E402
+from npeff_workflow.tables import fmt, read_perturbations, write_table  # noqa: E402
 
 p = snakemake.params
 rows = []

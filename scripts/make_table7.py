@@ -9,8 +9,9 @@ from _common import start
 start(snakemake)
 from npeff import io  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
-from npeff.paper.tables import TASK_TITLES, write_table  # noqa: E402
-from npeff.runtime import benchmark_seconds  # noqa: E402
+from npeff_workflow.registry import TASK_TITLES  # noqa: E402
+from npeff_workflow.settings import benchmark_seconds  # noqa: E402
+from npeff_workflow.tables import write_table  # noqa: E402
 
 p, inp = snakemake.params, snakemake.input
 objects = ["pef", "gradient", "activation"]

@@ -9,15 +9,16 @@ from _common import start
 
 start(snakemake)
 from npeff import io  # noqa: E402
-from npeff.paper.tables import METHOD_TITLES, TASK_TITLES, write_table  # noqa: E402
-from npeff.runtime import benchmark_seconds  # noqa: E402
+from npeff_workflow.registry import METHOD_TITLES, NPEFF_METHODS, TASK_TITLES  # noqa: E402
+from npeff_workflow.settings import benchmark_seconds  # noqa: E402
+from npeff_workflow.tables import write_table  # noqa: E402
 
 p, inp = snakemake.params, snakemake.input
 rows = []
 for entry, dec_path, bench in zip(p.entries, inp.decompositions, inp.benchmarks):
     arrays, attrs = io.read_decomposition(dec_path)
     steps = np.asarray(arrays["step_seconds"], dtype=float)
-    n_h_only = int(attrs.get("n_h_only_steps", 0)) if entry["method"] in ("npeff", "gnpeff") else 0
+    n_h_only = int(attrs.get("n_h_only_steps", 0)) if entry["method"] in NPEFF_METHODS else 0
     total = benchmark_seconds(bench)
     rows.append({**entry, "step_ms": 1e3 * float(steps[n_h_only:].mean()) if len(steps) > n_h_only else None,
                  "h_only_step_ms": 1e3 * float(steps[:n_h_only].mean()) if n_h_only else None,

@@ -11,7 +11,8 @@ from _common import start
 start(snakemake)
 from npeff import io  # noqa: E402
 from npeff.analysis.similarity import preserved_tuning  # noqa: E402
-from npeff.paper.tables import TASK_TITLES, fmt, write_table  # noqa: E402
+from npeff_workflow.registry import TASK_TITLES  # noqa: E402
+from npeff_workflow.tables import fmt, write_table  # noqa: E402
 
 p = snakemake.params
 preds = io.read_pefs(snakemake.input.heldout)[0]["preds"]

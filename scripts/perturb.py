@@ -20,14 +20,16 @@ from _common import start
 
 device = start(snakemake)
 from npeff import io  # noqa: E402
+from npeff.analysis.selectivity import choose_components, draw_baseline, norm_ratio  # noqa: E402
 from npeff.analysis.tunings import top_examples  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
-from npeff.fpc import recover_direction  # noqa: E402
 from npeff.models import ParameterSelection, load_model  # noqa: E402
-from npeff.paper.tables import write_csv  # noqa: E402
 from npeff.perturb import FrozenPrefix, encode_texts, perturbation_effect, reject_similar, unit_direction  # noqa: E402
 from npeff.projection import SparseProjection  # noqa: E402
-from npeff.tasks import TASK_SPECS, make_task  # noqa: E402
+from npeff.tasks import make_task  # noqa: E402
+from npeff_workflow.registry import task_spec  # noqa: E402
+from npeff_workflow.settings import recover_direction  # noqa: E402
+from npeff_workflow.tables import write_csv  # noqa: E402
 
 p = snakemake.params
 settings = p.settings
@@ -47,7 +49,7 @@ H = torch.from_numpy(decomposition["H"])  # [C, d]
 tops = top_examples(decomposition["W"], p.top_k, p.min_coefficient)
 eligible = [c for c, top in enumerate(tops) if top is not None]
 rng = np.random.default_rng(settings["seed"])
-chosen = sorted(rng.choice(eligible, size=min(p.n_components, len(eligible)), replace=False).tolist())
+chosen = choose_components(rng, eligible, p.n_components)
 print(f"{len(eligible)} of {H.shape[0]} components have >= {p.top_k} held-in examples; perturbing {chosen}")
 if not chosen:  # a header-only CSV: Table 2 shows the cell as missing instead of failing the run
     print(f"WARNING: no component has {p.top_k} held-in examples with a coefficient above {p.min_coefficient}; "
@@ -63,7 +65,7 @@ selection = ParameterSelection(tuple(dec_attrs["param_include"]), tuple(dec_attr
 if selection.n_parameters(model) != projection.in_dim:
     raise ValueError(f"{snakemake.input.decomposition} projects {projection.in_dim} parameters, the model's "
                      f"selection has {selection.n_parameters(model)}")
-spec = TASK_SPECS[task_name]
+spec = task_spec(task_name)
 task = make_task(spec, tokenizer, info["label_names"])
 prefix = FrozenPrefix(model, selection)
 print(f"perturbed forwards start at block {prefix.start}")
@@ -75,7 +77,7 @@ def encoded_batches(indices):
 
 
 m = len(examples)
-baseline = sorted(rng.choice(m, size=min(p.n_baseline, m), replace=False).tolist())
+baseline = draw_baseline(rng, m, p.n_baseline)
 base_batches = encoded_batches(baseline)
 base_originals = {id(b): prefix.run(task, b) for b in base_batches}  # unperturbed, shared by every component
 norms = signals["pef_norms"]
@@ -91,7 +93,7 @@ for c in chosen:
     originals = {**base_originals, **{id(b): prefix.run(task, b) for b in top_batches}}
     effect = perturbation_effect(prefix, task, selection, direction, top_batches, base_batches, originals)
     rows.append({"task": task_name, "method": dec_attrs["method"], "component": int(c), **effect,
-                 "norm_ratio": float(norms[tops[c]].mean() / norms[baseline].mean()),
+                 "norm_ratio": norm_ratio(norms, tops[c], baseline),
                  "n_top": len(tops[c]), "n_baseline": len(baseline), "magnitude": settings["magnitude"],
                  "fpc_solver": fpc["solver"], "fpc_iterations": int(recovered.n_iter[0]),
                  "fpc_converged": int(recovered.converged[0]),

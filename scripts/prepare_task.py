@@ -6,12 +6,12 @@ from _common import start
 
 start(snakemake)
 from npeff.data import load_dataset, split_examples, write_jsonl  # noqa: E402
-from npeff.tasks import TASK_SPECS  # noqa: E402
+from npeff_workflow.registry import TASK_REGISTRY  # noqa: E402
 
 task, cfg = snakemake.wildcards.task, snakemake.params.task
 dataset = load_dataset(cfg["source"], packages_dir=snakemake.input[0] if snakemake.input else None,
                        path=cfg.get("path"), label_names=cfg.get("label_names"))
-if TASK_SPECS[task].kind != "full_vocab" and not dataset.label_names:
+if TASK_REGISTRY[task].labelled and not dataset.label_names:
     raise ValueError(f"task {task} needs labelled data; source {cfg['source']!r} has no label names")
 for ex in dataset.examples:
     ex["text"] = ex["text"][:snakemake.params.max_text_chars]

@@ -11,6 +11,7 @@ from npeff import io  # noqa: E402
 from npeff._atomic import atomic_path  # noqa: E402
 from npeff.analysis.tunings import component_tunings, tuning_percentages  # noqa: E402
 from npeff.decompose import NPEFF, fit_coefficients, reconstruction_losses  # noqa: E402
+from npeff_workflow.settings import npeff_kwargs  # noqa: E402
 
 p, w = snakemake.params, snakemake.wildcards
 heldin, attrs = io.read_pefs(snakemake.input.heldin)
@@ -18,7 +19,7 @@ heldout, out_attrs = io.read_pefs(snakemake.input.heldout)
 if (attrs["projection_out_dim"], attrs["projection_density"]) != (int(w.dim), int(w.density)):
     raise ValueError(f"{snakemake.input.heldin} is projected to {attrs['projection_out_dim']} dims at density "
                      f"{attrs['projection_density']}, not the grid point dim {w.dim}, density {w.density}")
-npeff = NPEFF.from_config({**p.settings, "n_components": int(w.C), "seed": int(w.seed)}, device=device)
+npeff = NPEFF(**npeff_kwargs(p.settings, w.C, w.seed), device=device)
 result = npeff.fit(torch.from_numpy(heldin["G"]))
 W_out = fit_coefficients(torch.from_numpy(heldout["G"]), result.H, n_steps=p.coefficient_steps, device=device)
 loss_in = reconstruction_losses(torch.from_numpy(heldin["G"]), result.W, result.H, device=device)

@@ -21,7 +21,8 @@ from npeff.models import ParameterSelection, load_model  # noqa: E402
 from npeff.pef import compute_pefs, final_token_activations  # noqa: E402
 from npeff.projection import SparseProjection  # noqa: E402
 from npeff.runtime import seconds_per_example  # noqa: E402
-from npeff.tasks import TASK_SPECS, build_batch, make_task  # noqa: E402
+from npeff.tasks import build_batch, make_task  # noqa: E402
+from npeff_workflow.registry import task_spec  # noqa: E402
 
 p = snakemake.params
 task_name, cfg = snakemake.wildcards.task, p.task
@@ -31,7 +32,7 @@ first, end = getattr(p, "example_range", (0, len(examples)))  # a shard: these e
 examples = examples[first:end]
 with_baselines = "grads" in snakemake.output.keys()  # the ablations need the PEFs only
 model, tokenizer = load_model(snakemake.input.model, device)
-spec = TASK_SPECS[task_name]
+spec = task_spec(task_name)
 task = make_task(spec, tokenizer, info["label_names"])
 prompt_only = dataclasses.replace(spec, kind="full_vocab")  # suffix tasks: activations of the prompt alone
 selection = ParameterSelection(tuple(p.parameters["include"]), tuple(p.parameters["exclude"]))

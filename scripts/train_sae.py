@@ -8,8 +8,8 @@ from _common import start
 
 device = start(snakemake)
 from npeff import io  # noqa: E402
-from npeff.runtime import device_name  # noqa: E402
 from npeff.baselines.sae import sae_latents, train_topk_sae  # noqa: E402
+from npeff.runtime import device_name  # noqa: E402
 
 s, w = snakemake.params.settings, snakemake.wildcards
 C, seed = int(w.C), int(w.seed)

@@ -6,7 +6,7 @@ from _common import start
 start(snakemake)
 from npeff import io  # noqa: E402
 from npeff.analysis.tunings import component_tunings, tuning_percentages  # noqa: E402
-from npeff.paper.tables import write_csv  # noqa: E402
+from npeff_workflow.tables import write_csv  # noqa: E402
 
 coefficients, _ = io.read_coefficients(snakemake.input.coefficients)
 signals, _ = io.read_pefs(snakemake.input.pefs)

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from npeff.fpc import fpc_recover, fpc_schedule, recover_direction, spectral_norm
+from npeff.fpc import fpc_recover, fpc_schedule, spectral_norm
+from npeff_workflow.settings import recover_direction
 from npeff.projection import SparseProjection
 
 
@@ -182,7 +183,7 @@ def test_paper_schedule_with_many_iterations_per_stage_reaches_the_l1_optimum():
     assert len(short.indices[0]) > 3 * len(fpc_recover(p, h, mu=mu).indices[0])
 
 
-def test_recover_direction_dispatches_on_the_solver_and_names_a_bad_one():
+def test_the_workflow_dispatches_on_the_configured_fpc_solver_and_names_a_bad_one():
     p = SparseProjection(2000, 100, seed=1)
     h = p.project(planted_sparse(2000, 5, rows=1, seed=0))[0]
     norm = spectral_norm(p)

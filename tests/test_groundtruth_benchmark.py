@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from npeff.pef import regression_pef_rows
-from npeff.toy.benchmark import METHODS, pef_rows_and_gradients, run_toy
+from npeff_workflow.groundtruth import pef_rows_and_gradients, run_toy
+from npeff_workflow.registry import GROUNDTRUTH_METHODS
 from npeff.toy.residual_mlp import mechanism_bases, sample_signed_features, train_residual_mlp
-from npeff.toy.specs import check_toy_spec, toy_settings
+from npeff_workflow.toys import check_toy_spec, toy_settings
 
 SMALL = {"seeds": [0], "n_examples": 120, "p_active": 0.05, "train_steps": 300,
          "npeff": {"svd_rank": 4, "h_only_steps": 20, "joint_steps": 60, "h_only_lr": 1e-3, "joint_lr": 1e-2},
@@ -66,7 +67,7 @@ def test_toy_overrides_replace_the_section_defaults():
 @pytest.mark.parametrize("toy", ["tms", "mlp"])
 def test_a_run_scores_every_method(toy):
     run = run_toy(SMALL, toy, seed=0)
-    assert run["n_examples"] == 120 and set(run["methods"]) == set(METHODS)
+    assert run["n_examples"] == 120 and set(run["methods"]) == set(GROUNDTRUTH_METHODS)
     n_mech = run["n_mechanisms"]
     for method, scores in run["methods"].items():
         assert len(scores["per_mechanism"]["auc"]) == n_mech

@@ -4,7 +4,8 @@ import torch
 
 from npeff.analysis.icl import classify, context_text, icl_log_probs, label_classifier, percent_equal
 from npeff.models import tiny_random_llama
-from npeff.tasks import TASK_SPECS, label_tokens, prompt
+from npeff.tasks import label_tokens, prompt
+from npeff_workflow.registry import task_spec
 
 
 def test_classifier_matches_a_hand_computed_example():
@@ -34,7 +35,7 @@ def test_components_without_enough_examples_get_no_label():
 def test_cached_context_equals_the_plain_forward():
     labels = ["Negative", "Positive"]
     model, tokenizer = tiny_random_llama(0, labels)
-    spec = TASK_SPECS["sst2"]
+    spec = task_spec("sst2")
     context = context_text(spec, [("a fine film", "Positive"), ("dull and long", "Negative")], labels)
     assert context == "Review: a fine film\nSentiment: Positive\n\nReview: dull and long\nSentiment: Negative\n\n"
     texts = ["great fun", "a slow, tired story that goes nowhere", "ok"]

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from npeff.paper.comparison import ARTIFACTS, CLAIMS, check_claim, compare, expected_slots, layout_from_config
+from npeff_workflow.comparison import ARTIFACTS, CLAIMS, check_claim, compare, expected_slots, layout_from_config
 
 REPO = Path(__file__).resolve().parent.parent
 PAPER_NUMBERS = yaml.safe_load((REPO / "config" / "paper_numbers.yaml").read_text())

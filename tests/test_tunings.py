@@ -2,7 +2,7 @@
 import numpy as np
 
 from npeff.analysis.tunings import component_tunings, read_tunings, top_examples, tuning_percentages
-from npeff.paper.tables import write_csv
+from npeff_workflow.tables import write_csv
 
 
 def test_tunings_by_hand(tmp_path):

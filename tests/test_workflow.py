@@ -418,7 +418,7 @@ def test_figures_2_and_3_data(tiny_run):
 
 
 def test_comparison_lists_every_paper_cell_and_the_claims(tiny_run):
-    from npeff.paper.comparison import ARTIFACTS, CLAIMS, expected_slots, layout_from_config, read_cells
+    from npeff_workflow.comparison import ARTIFACTS, CLAIMS, expected_slots, layout_from_config, read_cells
 
     layout = layout_from_config(yaml.safe_load(TINY.read_text()), REPO)
     paths = {f"table{n}": tiny_run / "tables" / f"table{n}.csv" for n in range(1, 14)}

@@ -39,9 +39,9 @@ from npeff.projection import SparseProjection
 from npeff.toy import residual_mlp, tms
 from npeff.toy.apd import attributions, train_apd
 from npeff.toy.scores import attribution_aucs, recovery, roc_auc
-from npeff.toy.specs import TOY_SIZES, toy_settings
+from npeff_workflow.registry import GROUNDTRUTH_METHODS
+from npeff_workflow.toys import TOY_SIZES, toy_settings
 
-METHODS = ("npeff", "npeff_fpc", "gnpeff", "gc", "sae", "apd")
 
 
 @dataclass
@@ -145,7 +145,7 @@ def run_method(method: str, toy: Toy, X: torch.Tensor, G: torch.Tensor, g: torch
             minimality_coeff=apd["minimality_coeff"], simplicity_coeff=apd["simplicity_coeff"],
             schatten_p=apd["schatten_p"], seed=seed)
         return MethodResult(attributions(model, decomposition, X), result.components, time.perf_counter() - start)
-    raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    raise ValueError(f"unknown method {method!r}; expected one of {GROUNDTRUTH_METHODS}")
 
 
 def score(result: MethodResult, toy: Toy, X: torch.Tensor, seed: int) -> dict:
@@ -183,7 +183,7 @@ def _latents_matched_by_auc(coefficients: np.ndarray, active: np.ndarray) -> lis
     return [max(range(coefficients.shape[1]), key=lambda c: auc(c, i)) for i in range(active.shape[1])]
 
 
-def run_toy(groundtruth: dict, name: str, seed: int, methods=METHODS) -> dict:
+def run_toy(groundtruth: dict, name: str, seed: int, methods=GROUNDTRUTH_METHODS) -> dict:
     """Train toy `name` from seed, run every method on its examples, score them:
     {"toy", "seed", "n_examples", "n_params", "n_mechanisms", "final_loss", "methods": {method: scores}}."""
     settings = toy_settings(groundtruth, name)

@@ -6,10 +6,9 @@ import math
 from pathlib import Path
 
 from npeff._atomic import atomic_path
+from npeff.analysis.selectivity import geometric_mean
+from npeff_workflow.registry import METHOD_TITLES, TASK_TITLES
 
-TASK_TITLES = {"sst2": "SST2", "yat": "YAT", "clinc150": "CLINC150", "triviaqa": "TriviaQA"}
-METHOD_TITLES = {"npeff": "NPEFF", "gnpeff": "G-NPEFF", "gc": "GC", "sae": "SAE",
-                 "npeff_fpc": "NPEFF + FPC", "apd": "APD"}  # the last two: the ground-truth benchmark
 
 
 def task_title(task: str, info: dict) -> str:
@@ -21,12 +20,6 @@ def fmt(value, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.{digits}f}"
-
-
-def geometric_mean(values) -> float | None:
-    """Of positive ratios (floored at 1e-30); None for no values, so an empty cell shows as missing."""
-    values = list(values)
-    return math.exp(sum(math.log(max(v, 1e-30)) for v in values) / len(values)) if values else None
 
 
 def read_perturbations(path) -> dict:

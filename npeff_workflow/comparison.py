@@ -16,11 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from npeff_workflow.registry import LABELLED_TASKS, METHODS, NPEFF_METHODS, PERTURBED_METHODS
+
 Cells = dict[str, dict[str, float | None]]  # "table1" -> slot -> value
 
-LABELLED = ("sst2", "yat", "clinc150")  # TriviaQA is open-vocabulary: no LnP
-PERTURBED = ("npeff", "gnpeff", "gc")
-ALL_METHODS = ("npeff", "gnpeff", "gc", "sae")
 
 
 def _num(text) -> float | None:
@@ -73,7 +72,7 @@ def table_cells(name: str, rows: list[dict]) -> dict[str, float | None]:
     elif name == "table8":
         for r in rows:
             cells[f"{r['method']}/{r['task']}/step_ms"] = _num(r["step_ms"])
-            if r["method"] in ("npeff", "gnpeff"):
+            if r["method"] in NPEFF_METHODS:
                 cells[f"{r['method']}/{r['task']}/h_only_step_ms"] = _num(r["h_only_step_ms"])
             cells[f"{r['method']}/{r['task']}/total_s"] = _num(r["total_s"])
     elif name == "table10":
@@ -110,15 +109,15 @@ def expected_slots(name: str, layout: Layout) -> set[str]:
     tasks = layout.tasks
 
     def tuning(task_list):
-        return ({f"{m}/{t}/pred" for m in ALL_METHODS for t in task_list}
-                | {f"{m}/{t}/lnp" for m in ALL_METHODS for t in task_list if t in LABELLED})
+        return ({f"{m}/{t}/pred" for m in METHODS for t in task_list}
+                | {f"{m}/{t}/lnp" for m in METHODS for t in task_list if t in LABELLED_TASKS})
 
     if name == "table1":
         return tuning(tasks)
     if name == "table2":
-        return {f"{m}/{t}/{k}" for m in PERTURBED for t in tasks for k in ("kl", "norm")}
+        return {f"{m}/{t}/{k}" for m in PERTURBED_METHODS for t in tasks for k in ("kl", "norm")}
     if name == "table3":
-        return {f"{m}/{k}" for m in ("zero_shot", "icl") + ALL_METHODS
+        return {f"{m}/{k}" for m in ("zero_shot", "icl") + METHODS
                 for k in ("accuracy", "similarity_zero_shot", "similarity_icl")} if layout.icl else set()
     if name == "table4":
         return {f"{d}/{k}" for d in layout.projection_dims for k in ("pred", "lnp")}
@@ -130,12 +129,12 @@ def expected_slots(name: str, layout: Layout) -> set[str]:
     if name == "table7":
         return {f"{t}/{o}" for t in tasks for o in ("pef", "gradient", "activation")}
     if name == "table8":
-        return ({f"{m}/{t}/{k}" for m in ALL_METHODS for t in tasks for k in ("step_ms", "total_s")}
-                | {f"{m}/{t}/h_only_step_ms" for m in ("npeff", "gnpeff") for t in tasks})
+        return ({f"{m}/{t}/{k}" for m in METHODS for t in tasks for k in ("step_ms", "total_s")}
+                | {f"{m}/{t}/h_only_step_ms" for m in NPEFF_METHODS for t in tasks})
     if name == "table9":
         return tuning(layout.extra_tasks)
     if name == "table10":
-        return {f"{m}/{t}/recon" for m in PERTURBED for t in tasks}
+        return {f"{m}/{t}/recon" for m in PERTURBED_METHODS for t in tasks}
     if name in ("table12", "table13"):
         counts = layout.components.get("sst2" if name == "table12" else "clinc150", [])
         return {f"{a}-{b}/percent" for a, b in itertools.combinations(sorted(counts), 2)}
@@ -209,10 +208,11 @@ def _ranked(row: dict[str, float], eps: int) -> list[tuple[int, float]]:
 
 CLAIMS = [
     Claim("3.1", "GC components are >= 95% prediction-tuned on SST2, YAT and CLINC150",
-          lambda c: all(_v(c, "table1", f"gc/{t}/pred") >= 95 for t in _tasks(c, "table1", "gc", "pred", LABELLED)),
+          lambda c: all(_v(c, "table1", f"gc/{t}/pred") >= 95
+                        for t in _tasks(c, "table1", "gc", "pred", LABELLED_TASKS)),
           ("table1",)),
     Claim("3.1", "NPEFF has the highest LnP fraction on every labelled task",
-          lambda c: all(_v(c, "table1", f"npeff/{t}/lnp") >= max(_v(c, "table1", f"{m}/{t}/lnp") for m in ALL_METHODS)
+          lambda c: all(_v(c, "table1", f"npeff/{t}/lnp") >= max(_v(c, "table1", f"{m}/{t}/lnp") for m in METHODS)
                         for t in _tasks(c, "table1", "npeff", "lnp")), ("table1",)),
     Claim("3.1", "GC recovers almost no LnP-tuned components (<= 1%) on any labelled task",
           lambda c: all(_v(c, "table1", f"gc/{t}/lnp") <= 1 for t in _tasks(c, "table1", "gc", "lnp")), ("table1",)),
@@ -220,7 +220,7 @@ CLAIMS = [
           lambda c: all(_v(c, "table1", f"gnpeff/{t}/pred") > _v(c, "table1", f"npeff/{t}/pred")
                         for t in _tasks(c, "table1", "npeff", "pred", ("yat", "clinc150", "triviaqa"))), ("table1",)),
     Claim("3.1", "The SAE has the lowest prediction-tuned fraction on every task",
-          lambda c: all(_v(c, "table1", f"sae/{t}/pred") <= min(_v(c, "table1", f"{m}/{t}/pred") for m in ALL_METHODS)
+          lambda c: all(_v(c, "table1", f"sae/{t}/pred") <= min(_v(c, "table1", f"{m}/{t}/pred") for m in METHODS)
                         for t in _tasks(c, "table1", "sae", "pred")), ("table1",)),
     Claim("3.2", "KL ratio > Norm ratio for NPEFF on SST2",
           lambda c: _v(c, "table2", "npeff/sst2/kl") > _v(c, "table2", "npeff/sst2/norm"), ("table2",)),
@@ -238,7 +238,7 @@ CLAIMS = [
           lambda c: _v(c, "table3", "npeff/similarity_icl") > _v(c, "table3", "npeff/similarity_zero_shot"),
           ("table3",)),
     Claim("3.3", "The SAE classifier is the least accurate of the four",
-          lambda c: _v(c, "table3", "sae/accuracy") <= min(_v(c, "table3", f"{m}/accuracy") for m in ALL_METHODS),
+          lambda c: _v(c, "table3", "sae/accuracy") <= min(_v(c, "table3", f"{m}/accuracy") for m in METHODS),
           ("table3",)),
     Claim("4", "Pred varies by <= 5 points across projected dims >= 1024",
           lambda c: (lambda v: max(v) - min(v) <= 5)([x for s, x in c["table4"].items() if s.endswith("/pred")
@@ -272,10 +272,10 @@ CLAIMS = [
                         for t in _tasks(c, "table8", "npeff", "step_ms")), ("table8",)),
     Claim("E", "Gradient clustering has the smallest total time (every task)",
           lambda c: all(_v(c, "table8", f"gc/{t}/total_s") <= min(_v(c, "table8", f"{m}/{t}/total_s")
-                                                                  for m in ALL_METHODS)
+                                                                  for m in METHODS)
                         for t in _tasks(c, "table8", "gc", "total_s")), ("table8",)),
     Claim("F", "On the second model NPEFF has the highest LnP fraction on every task",
-          lambda c: all(_v(c, "table9", f"npeff/{t}/lnp") >= max(_v(c, "table9", f"{m}/{t}/lnp") for m in ALL_METHODS)
+          lambda c: all(_v(c, "table9", f"npeff/{t}/lnp") >= max(_v(c, "table9", f"{m}/{t}/lnp") for m in METHODS)
                         for t in _tasks(c, "table9", "npeff", "lnp")), ("table9",)),
     Claim("G.1", "Every perturbed decomposition's mean per-example loss is below 1",
           lambda c: bool(c["table10"]) and all(v < 1 for v in c["table10"].values() if v is not None), ("table10",)),

@@ -1,1 +1,0 @@
-"""Table and figure makers: tidy rows in, CSV / Markdown / LaTeX / PDF / PNG out."""
