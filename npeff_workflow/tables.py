@@ -22,6 +22,14 @@ def fmt(value, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+def pivot(rows: list[dict], row_key: str = "method", column_key: str = "task"):
+    """The tables' method x task layout of tidy rows: (row values, column values, each in order of
+    first appearance, and {(row value, column value): row})."""
+    row_values = list(dict.fromkeys(r[row_key] for r in rows))
+    column_values = list(dict.fromkeys(r[column_key] for r in rows))
+    return row_values, column_values, {(r[row_key], r[column_key]): r for r in rows}
+
+
 def read_perturbations(path) -> dict:
     """A perturb rule's CSV (one row per component) -> n_components, n_baseline and the geometric means
     of its KL and PEF-norm ratios (Tables 2, 6, 10)."""
@@ -76,7 +84,7 @@ def tuning_table(rows: list[dict], tasks: list[str], methods: list[str], caption
 
     rows: tidy dicts with method, task, pred_pct, lnp_pct. Returns (header, body).
     """
-    by_key = {(r["method"], r["task"]): r for r in rows}
+    _, _, by_key = pivot(rows)
     # LnP columns only for tasks with labels (not TriviaQA)
     has_lnp = {t: any(by_key.get((m, t), {}).get("lnp_pct") is not None for m in methods) for t in tasks}
     header = ["Method"]

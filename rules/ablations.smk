@@ -55,19 +55,18 @@ rule projection_npeff:
 
 rule eps_pefs:
     input:
-        model=f"{RES}/models/{{model}}",
+        model_dir=f"{RES}/models/{{model}}",
         examples=f"{RESULTS}/data/{{task}}/{{split}}.jsonl",
         info=f"{RESULTS}/data/{{task}}/info.json",
     output:
         pefs=f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/eps{{eps}}_{{split}}.h5",
     params:
-        task=lambda wc: {**task_cfg(wc.task), "eps_rows": int(wc.eps), "svd_rank": None},
+        task_settings=lambda wc: {**task_cfg(wc.task), "eps_rows": int(wc.eps), "svd_rank": None},
         parameters=lambda wc: model_parameters(wc.model),
         projection=lambda wc: task_projection(wc.task),
         batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
         model_name=lambda wc: wc.model,
         n_examples=EPS_SETTINGS["n_examples"],
-        eigenvalues=True,
     wildcard_constraints:
         split="heldin",
         eps=r"\d+",
@@ -81,12 +80,12 @@ rule eps_pefs:
     conda:
         "../envs/gpu.yaml"
     script:
-        "../scripts/signals.py"
+        "../scripts/eps_pefs.py"
 
 
 rule eps_rank_decompose:
     input:
-        f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/eps{EPS_MAX}_heldin.h5",
+        pefs=f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/eps{EPS_MAX}_heldin.h5",
     output:
         f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/{EPS_GRID.wildcard_pattern}/{NPEFF_DECOMPOSITION}.h5",
     params:

@@ -33,7 +33,7 @@ rule tunings:
 
 rule pef_spread:
     input:
-        f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
+        pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
     output:
         f"{RESULTS}/{{model}}/diagnostics/{{task}}/pef_spread.json",
     params:

@@ -13,7 +13,7 @@ rule prepare_task:
         heldout=f"{RESULTS}/data/{{task}}/heldout.jsonl",
         info=f"{RESULTS}/data/{{task}}/info.json",
     params:
-        task=lambda wc: task_cfg(wc.task),
+        task_settings=lambda wc: task_cfg(wc.task),
         seed=config["split_seed"],
         max_text_chars=config["max_text_chars"],
     log:

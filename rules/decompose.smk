@@ -3,7 +3,7 @@
 
 rule decompose:
     input:
-        lambda wc: f"{RESULTS}/{wc.model}/{METHOD_SIGNALS[wc.method]}/{wc.task}/heldin.h5",
+        signals=lambda wc: f"{RESULTS}/{wc.model}/{METHOD_SIGNALS[wc.method]}/{wc.task}/heldin.h5",
     output:
         f"{RESULTS}/{{model}}/decomp/{{task}}/{DECOMPOSITION}.h5",
     params:

@@ -5,7 +5,7 @@
 
 rule operator_norm:
     input:
-        operator_norm_pefs,
+        pefs=operator_norm_pefs,
     output:
         f"{RESULTS}/{{model}}/perturb/operator_norm_{{key}}.json",
     wildcard_constraints:
@@ -25,7 +25,7 @@ rule operator_norm:
 
 rule perturb:
     input:
-        model=f"{RES}/models/{{model}}",
+        model_dir=f"{RES}/models/{{model}}",
         operator_norm=operator_norm_file,
         decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{name}}.h5",  # top examples: held-in, as the paper
         pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
@@ -57,7 +57,7 @@ rule perturb:
 
 rule icl_predictions:
     input:
-        model=f"{RES}/models/{{model}}",
+        model_dir=f"{RES}/models/{{model}}",
         heldin=f"{RESULTS}/data/{{task}}/heldin.jsonl",
         heldout=f"{RESULTS}/data/{{task}}/heldout.jsonl",
         info=f"{RESULTS}/data/{{task}}/info.json",

@@ -34,25 +34,42 @@ rule make_table4:
         "../scripts/make_table4.py"
 
 
+rule heldin_reconstruction:
+    input:
+        decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{name}}.h5",
+        pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
+    output:
+        f"{RESULTS}/{{model}}/recon/{{task}}/{{name}}.json",
+    wildcard_constraints:
+        name=decomposition_regex(["npeff"]),
+    threads: 2
+    resources:
+        gpu=config["gpus_per_job"],  # every held-in PEF against the decomposition
+    log:
+        log_path("heldin_reconstruction", "{model}", "{task}", "{name}"),
+    benchmark:
+        bench_path("heldin_reconstruction", "{model}", "{task}", "{name}")
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../scripts/heldin_reconstruction.py"
+
+
 rule make_table5:
     input:
         tunings=[f"{MAIN}/tunings/{t}/{n}.csv" for t, _, n in components_entries()],
-        decompositions=[f"{MAIN}/decomp/{t}/{n}.h5" for t, _, n in components_entries()],
+        heldin_losses=[f"{MAIN}/recon/{t}/{n}.json" for t, _, n in components_entries()],
         coefficients=[f"{MAIN}/coeffs/{t}/{n}.h5" for t, _, n in components_entries()],
-        heldin=[f"{MAIN}/pefs/{t}/heldin.h5" for t, _, _ in components_entries()],
     output:
         **table_files(5, "table5.rst"),
     params:
         entries=[{"task": t, "n_components": c} for t, c, _ in components_entries()],
         config_name=config["name"],
         model_name=MAIN_MODEL,
-    threads: 2
-    resources:
-        gpu=config["gpus_per_job"],  # held-in reconstruction losses: every held-in PEF against each decomposition
     log:
         log_path("make_table5"),
     conda:
-        "../envs/gpu.yaml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/make_table5.py"
 
@@ -242,7 +259,7 @@ rule make_comparison:
         md=report(f"{RESULTS}/comparison.md", caption="../report/comparison.rst", category="Comparison"),
         csv=f"{RESULTS}/comparison.csv",
     params:
-        tables=table_numbers(),
+        table_numbers=table_numbers(),
         config_name=config["name"],
     log:
         log_path("make_comparison"),

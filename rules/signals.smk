@@ -4,7 +4,7 @@
 
 rule signals:
     input:
-        model=f"{RES}/models/{{model}}",
+        model_dir=f"{RES}/models/{{model}}",
         examples=f"{RESULTS}/data/{{task}}/{{split}}.jsonl",
         info=f"{RESULTS}/data/{{task}}/info.json",
     output:
@@ -12,7 +12,7 @@ rule signals:
         grads=f"{RESULTS}/{{model}}/grads/{{task}}/{{split}}.h5",
         acts=f"{RESULTS}/{{model}}/acts/{{task}}/{{split}}.h5",
     params:
-        task=lambda wc: task_cfg(wc.task),
+        task_settings=lambda wc: task_cfg(wc.task),
         parameters=lambda wc: model_parameters(wc.model),
         projection=lambda wc: task_projection(wc.task),
         batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),

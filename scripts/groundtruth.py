@@ -2,12 +2,17 @@
 import json
 from pathlib import Path
 
-from _common import start
+from _common import run_rule  # first: puts the repository on sys.path
+from npeff._atomic import atomic_path
+from npeff_workflow.groundtruth import run_toy
 
-start(snakemake)
-from npeff._atomic import atomic_path  # noqa: E402
-from npeff_workflow.groundtruth import run_toy  # noqa: E402
 
-result = run_toy(snakemake.params.groundtruth, snakemake.wildcards.toy, int(snakemake.wildcards.seed))
-with atomic_path(Path(snakemake.output[0])) as tmp:
-    tmp.write_text(json.dumps(result, indent=1))
+def main(*, outputs, groundtruth, toy, seed):
+    """groundtruth: the config's `groundtruth` section; toy: the name of one of its toys."""
+    result = run_toy(groundtruth, toy, int(seed))
+    with atomic_path(Path(outputs[0])) as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    run_rule(main, snakemake)  # noqa: F821 (defined by Snakemake's script directive)

@@ -1,6 +1,7 @@
-"""Table 2's statistics around the perturbations (npeff.perturb): which components are
-perturbed, which random examples form the baseline, the PEF-norm ratio and how the
-components' ratios are averaged (the KL ratio itself: npeff.perturb.perturbation_effect). Torch-free, so the table makers can read a perturbation CSV without torch."""
+"""The paper's perturbation statistics around npeff.perturb: which components are perturbed,
+which random examples form the baseline, the PEF-norm ratio and how the components' ratios are
+averaged (the KL ratio itself: npeff.perturb.perturbation_effect). Torch-free, so a table maker
+can read a perturbation CSV without torch."""
 from __future__ import annotations
 
 import math

@@ -1,0 +1,91 @@
+"""The rule scripts without Snakemake: each is an importable main(...) with keyword-only inputs,
+outputs and parameters, and the shim (scripts/_common.run_rule) feeds it the rule's by name."""
+import csv
+import importlib
+import inspect
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from npeff import io
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+from _common import rule_arguments  # noqa: E402
+
+SCRIPT_NAMES = sorted(p.stem for p in SCRIPTS.glob("*.py") if not p.stem.startswith("_"))
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_every_script_imports_without_snakemake_and_has_a_keyword_only_main(name):
+    module = importlib.import_module(name)
+    parameters = inspect.signature(module.main).parameters.values()
+    assert parameters and all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters)
+    source = (SCRIPTS / f"{name}.py").read_text()
+    assert source.count("snakemake") == source.count("run_rule(main, snakemake)") == 1  # only the shim
+
+
+def _rule(**kinds):
+    """A stand-in for the `snakemake` object of a script job: named lists of each kind."""
+    from snakemake.iocontainers import Namedlist
+
+    return SimpleNamespace(threads=1, **{kind: Namedlist(fromdict=kinds.get(kind, {}))
+                                         for kind in ("input", "output", "params", "wildcards")})
+
+
+def test_rule_arguments_are_taken_by_name_and_ambiguity_is_an_error():
+    def main(*, pefs, outputs, top_k, task, device, grid=()):
+        return None
+
+    rule = _rule(input={"pefs": "p.h5"}, output={"csv": "t.csv"}, params={"top_k": 16}, wildcards={"task": "sst2"})
+    arguments = rule_arguments(main, rule, device="cpu")
+    assert {k: v for k, v in arguments.items() if k != "outputs"} == {"pefs": "p.h5", "top_k": 16, "task": "sst2",
+                                                                       "device": "cpu"}
+    assert arguments["outputs"].csv == "t.csv"  # `outputs`: the whole output list; `grid` keeps its default
+    with pytest.raises(TypeError, match="'task' is named by the rule's"):
+        rule_arguments(main, _rule(input={"pefs": "p"}, params={"top_k": 1, "task": {}}, wildcards={"task": "x"}))
+    with pytest.raises(TypeError, match="'top_k' is none of the rule's"):
+        rule_arguments(main, _rule(input={"pefs": "p"}, wildcards={"task": "x"}))
+
+
+def _write_perturbations(path, kl_ratios, norm_ratios):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["component", "kl_ratio", "norm_ratio", "n_baseline"])
+        writer.writeheader()
+        writer.writerows({"component": c, "kl_ratio": k, "norm_ratio": n, "n_baseline": 200}
+                         for c, (k, n) in enumerate(zip(kl_ratios, norm_ratios)))
+
+
+def test_table2_main_reports_geometric_means_of_the_component_ratios(tmp_path):
+    make_table2 = importlib.import_module("make_table2")
+    _write_perturbations(tmp_path / "a.csv", [2.0, 8.0], [1.0, 1.0])
+    _write_perturbations(tmp_path / "b.csv", [3.0, 3.0, 3.0], [0.5, 2.0, 1.0])
+    outputs = SimpleNamespace(**{kind: str(tmp_path / f"table2.{kind}") for kind in ("csv", "md", "tex")})
+    make_table2.main(perturbations=[str(tmp_path / "a.csv"), str(tmp_path / "b.csv")],
+                     entries=[{"method": "npeff", "task": "sst2"}, {"method": "gnpeff", "task": "sst2"}],
+                     outputs=outputs, top_k=16, magnitude=20.0, model_name="m", config_name="c")
+    rows = list(csv.DictReader(open(outputs.csv)))
+    assert [(r["method"], r["n_components"]) for r in rows] == [("npeff", "2"), ("gnpeff", "3")]
+    assert float(rows[0]["kl_ratio"]) == pytest.approx(4.0) and float(rows[1]["norm_ratio"]) == pytest.approx(1.0)
+    assert "| NPEFF | 4.00 | 1.00 |" in Path(outputs.md).read_text()
+
+
+def test_tunings_main_marks_a_component_whose_top_examples_share_the_prediction(tmp_path):
+    tunings = importlib.import_module("tunings")
+    m, C = 40, 2
+    preds = torch.tensor([0] * 20 + [1] * 20)
+    log_probs = torch.log_softmax(torch.nn.functional.one_hot(preds, 2).float() * 5, dim=1)
+    ids = [f"ex{i}" for i in range(m)]
+    io.write_pefs(tmp_path / "heldout.h5", torch.ones(m, 1, 3), torch.ones(m), log_probs, preds, {}, ids)
+    W = np.zeros((m, C), dtype=np.float32)
+    W[:20, 0] = np.arange(20, 0, -1)  # component 0: the examples predicted 0
+    W[::2, 1] = 1.0 + np.arange(20)  # component 1: both predictions
+    io.write_coefficients(tmp_path / "coeffs.h5", torch.from_numpy(W), torch.zeros(m), {})
+    tunings.main(coefficients=str(tmp_path / "coeffs.h5"), pefs=str(tmp_path / "heldout.h5"),
+                 outputs=[str(tmp_path / "tunings.csv")], top_k=16, min_coefficient=0.0)
+    rows = list(csv.DictReader(open(tmp_path / "tunings.csv")))
+    assert [r["pred_tuned"] for r in rows] == ["True", "False"]
