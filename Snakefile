@@ -3,6 +3,7 @@
 #   snakemake --cores all table1                one target
 #   snakemake --cores all --configfile config/paper.yaml
 import re
+import sys
 
 from snakemake.utils import min_version, validate
 
@@ -17,11 +18,11 @@ if not workflow.overwrite_configfiles:
 
 
 
-include: "rules/config_checks.smk"
+sys.path.insert(0, workflow.basedir)  # npeff_workflow and npeff's torch-free modules, installed or not
+from npeff_workflow.config import check_config
 
-
-check_config(config, workflow.source_path("config/schema.yaml"))
-validate(config, "config/schema.yaml", set_default=True)
+check_config(config, workflow.source_path("config/schema.yaml"))  # every fault, named by its key
+validate(config, "config/schema.yaml", set_default=True)  # then the defaults
 
 
 include: "rules/common.smk"

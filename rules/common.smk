@@ -19,14 +19,6 @@ MAIN_MODEL = config["model"]["name"]
 MODELS = {MAIN_MODEL: {**config["model"], "tasks": TASKS}}
 MODELS.update({name: {**spec, "name": name} for name, spec in config.get("extra_models", {}).items()})
 MAIN = f"{RESULTS}/{MAIN_MODEL}"
-if MAIN_MODEL in config.get("extra_models", {}):
-    raise ValueError(f"config key 'extra_models.{MAIN_MODEL}': is the main model's name; give the extra model another")
-for _name, _spec in MODELS.items():
-    if _name in ("data", "tables", "figures", "logs", "benchmarks"):
-        raise ValueError(f"model name {_name!r} is also a folder of results/{config['name']}/; rename the model")
-    if not set(_spec["tasks"]) <= set(TASKS):
-        raise ValueError(f"config key 'extra_models.{_name}.tasks': {sorted(set(_spec['tasks']) - set(TASKS))} "
-                         f"not among the config's tasks {TASKS}")
 
 
 def package_dir(requirement):

@@ -1,11 +1,9 @@
 # Ablation grids (Paramspace over config/ablations/*.tsv) and the inputs of the tables built on them.
-import pandas as pd
 from snakemake.utils import Paramspace
 
 
-from npeff_workflow.registry import TASKS as KNOWN_TASKS
-GRID_COLUMNS = {"projection_dim": ["dim", "density"], "n_components": ["task", "n_components"], "seeds": ["seed"],
-                "eps_rank": ["eps", "svd_rank"]}
+from npeff_workflow.config import ablation_task as configured_ablation_task
+from npeff_workflow.config import read_grid
 
 
 def grid_path(path):
@@ -16,36 +14,9 @@ def grid_path(path):
 
 
 def load_grid(name):
-    """ablations.<name>.grid as a Paramspace over its rows, each setting checked with a clear message."""
+    """ablations.<name>.grid as a Paramspace over its (checked) rows."""
     path = config["ablations"][name]["grid"]
-    where = f"config key 'ablations.{name}.grid' ({path})"
-    try:
-        df = pd.read_csv(grid_path(path), sep="\t", dtype=str)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise ValueError(f"{where}: cannot read a tab-separated grid: {e}") from None
-    if list(df.columns) != GRID_COLUMNS[name]:
-        raise ValueError(f"{where}: columns must be {GRID_COLUMNS[name]}, found {list(df.columns)}")
-    if df.empty or df.duplicated().any():
-        raise ValueError(f"{where}: needs at least one row and no repeated rows")
-    for col in df.columns:
-        if col == "task":
-            bad = sorted(set(df[col]) - set(KNOWN_TASKS))
-            if bad:
-                raise ValueError(f"{where}: tasks {bad} are none of {KNOWN_TASKS}")
-        elif not df[col].str.fullmatch(r"[1-9]\d*|0").all():
-            raise ValueError(f"{where}: column {col!r} must hold non-negative integers, found {df[col].tolist()}")
-    if name == "eps_rank" and (df["svd_rank"].astype(int) > df["eps"].astype(int)).any():
-        raise ValueError(f"{where}: svd_rank must not exceed eps in any row")
-    if name in ("projection_dim", "eps_rank") and (df[GRID_COLUMNS[name]].astype(int) < 1).any().any():
-        raise ValueError(f"{where}: every value must be >= 1")
-    if "task" in df.columns:  # rows of tasks this config does not run are left out (a grid serves many configs)
-        df = df[df["task"].isin(TASKS)].reset_index(drop=True)
-    if name == "n_components":
-        for task, C in df.itertuples(index=False):
-            if int(C) > heldin_count(task):
-                raise ValueError(f"{where}: {C} components for task {task}, which has {heldin_count(task)} held-in "
-                                 "examples")
-    return Paramspace(df, filename_params="*")
+    return Paramspace(read_grid(name, path, grid_path(path), TASKS, heldin_count), filename_params="*")
 
 
 def split_count(task, split):
@@ -61,10 +32,7 @@ def heldin_count(task):
 def ablation_task(name):
     """The ablation's task, or None when this config does not run it (the ablation's outputs are then
     left out of `all`, and asking for them says why)."""
-    task = config["ablations"][name]["task"]
-    if task not in KNOWN_TASKS:
-        raise ValueError(f"config key 'ablations.{name}.task': {task!r} is none of {KNOWN_TASKS}")
-    return task if task in TASKS else None
+    return configured_ablation_task(config, name)
 
 
 def require_ablation(name, task):

@@ -576,7 +576,7 @@ def test_lint_is_quiet():
     (lambda c: c["groundtruth"]["toys"]["tms_5_2"].update(apd={"stepz": 3}), "groundtruth.toys.tms_5_2.apd"),
     (lambda c: c["groundtruth"].update(p_active=2), "groundtruth.p_active"),
     (lambda c: c["decomposition"].update(seeds=[]), "decomposition.seeds"),
-    # valid alone, wrong with the rest of the config (rules/config_checks.smk)
+    # valid alone, wrong with the rest of the config (npeff_workflow/config.py)
     (lambda c: c["tasks"]["sst2"].update(source="rotten_tomatos"), "tasks.sst2.source"),
     (lambda c: c["tasks"]["sst2"].pop("path"), "tasks.sst2.path"),
     (lambda c: c["tasks"]["triviaqa"].update(svd_rank=5), "tasks.triviaqa.svd_rank"),
