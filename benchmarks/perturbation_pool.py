@@ -1,0 +1,132 @@
+"""Does Table 2's KL ratio grow as the top examples get rarer? (the pool-size hypothesis)
+
+Table 2 compares a component's top 16 examples with random ones. The paper draws its top 16
+from 60,000 examples (0.03% of the pool), the default from a few hundred (4% on SST2), so the
+paper's top examples are far more extreme members of their component. This measures how much
+that alone moves the ratio, on a finished run, for the components the perturb rule chose:
+
+  1. each component's direction is recovered as the perturb rule does (the config's
+     `perturbation` settings) and applied with the sign the rule kept;
+  2. KL(perturbed || original) is computed for *every* held-in example, once;
+  3. from these, the ratio mean KL(top k by coefficient) / mean KL(pool) is read off for
+     (a) the whole pool and k = 1 ... 64 (a smaller k is a rarer selection: k/m of the pool), and
+     (b) the paper's k = 16 in random sub-pools of m/8 ... m examples (the statistic as a
+         smaller run would report it; 200 draws each, ratio of the mean KLs).
+Each line is the geometric mean over the components. A ratio that rises as k/m falls says the
+default's small pool caps Table 2; a flat one says it does not. Not part of the workflow.
+
+    python benchmarks/perturbation_pool.py results/default --task sst2 --name npeff_c32_s0
+"""
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from npeff import io  # noqa: E402
+from npeff.data import read_jsonl  # noqa: E402
+from npeff.models import ParameterSelection, load_model  # noqa: E402
+from npeff.perturb import FrozenPrefix, encode_texts, kl_divergence, perturbed, reject_similar, unit_direction  # noqa: E402
+from npeff.projection import SparseProjection  # noqa: E402
+from npeff.tasks import make_task  # noqa: E402
+from npeff_workflow.registry import task_spec  # noqa: E402
+from npeff_workflow.settings import recover_direction  # noqa: E402
+
+
+def top_k_ratio(kl: np.ndarray, coefficients: np.ndarray, k: int) -> float:
+    """mean KL of the k examples with the largest coefficients over the pool's mean KL.
+    kl, coefficients: [m]."""
+    top = np.argsort(-coefficients, kind="stable")[:k]
+    return float(kl[top].mean() / kl.mean())
+
+
+def subpool_ratio(kl: np.ndarray, coefficients: np.ndarray, pool: int, k: int, draws: int,
+                  rng: np.random.Generator) -> float:
+    """E[mean KL of the top k of a random pool of `pool` examples] / E[mean KL of such a pool]."""
+    top_means, pool_means = [], []
+    for _ in range(draws):
+        members = rng.choice(kl.size, size=pool, replace=False)
+        top = members[np.argsort(-coefficients[members], kind="stable")[:k]]
+        top_means.append(kl[top].mean())
+        pool_means.append(kl[members].mean())
+    return float(np.mean(top_means) / np.mean(pool_means))
+
+
+def geometric_mean(values) -> float:
+    return float(np.exp(np.mean(np.log(values))))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("results", type=Path, help="results/<config>")
+    ap.add_argument("--config", type=Path, default=Path("config/config.yaml"), help="the run's config")
+    ap.add_argument("--model", default="smollm2-135m-instruct", help="the model's name in the config")
+    ap.add_argument("--resources", type=Path, default=Path("resources"))
+    ap.add_argument("--task", default="sst2")
+    ap.add_argument("--name", default="npeff_c32_s0")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--draws", type=int, default=200)
+    args = ap.parse_args()
+
+    settings = yaml.safe_load(args.config.read_text())["perturbation"]
+    R, M, task_name = args.results, args.results / args.model, args.task
+    with open(M / "perturb" / task_name / f"{args.name}.csv") as f:
+        chosen = [(int(row["component"]), int(row["sign"]), float(row["kl_ratio"])) for row in csv.DictReader(f)]
+    decomposition, dec_attrs = io.read_decomposition(M / "decomp" / task_name / f"{args.name}.h5")
+    W = decomposition["W"]  # [m, C] held-in coefficients
+    H = torch.from_numpy(decomposition["H"])  # [C, d]
+    projection = SparseProjection.from_attrs(dec_attrs)
+    norm_file = M / "perturb" / f"operator_norm_dim{projection.out_dim}_density{projection.density}_seed{projection.seed}.json"
+    operator_norm = json.loads(norm_file.read_text())["operator_norm"]
+    examples = read_jsonl(R / "data" / task_name / "heldin.jsonl")
+    labels = json.loads((R / "data" / task_name / "info.json").read_text())["label_names"]
+    model, tokenizer = load_model(args.resources / "models" / args.model)
+    selection = ParameterSelection(tuple(dec_attrs["param_include"]), tuple(dec_attrs["param_exclude"]))
+    spec = task_spec(task_name)
+    task = make_task(spec, tokenizer, labels)
+    prefix = FrozenPrefix(model, selection)
+    batches = encode_texts(prefix, spec, tokenizer, [ex["text"] for ex in examples], labels, args.batch_size)
+    originals = [prefix.run(task, b) for b in batches]
+    m = len(examples)
+    print(f"{task_name} {args.name}: {m} held-in examples, components {[c for c, _, _ in chosen]}", flush=True)
+
+    ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= m // 2]
+    pools = sorted({max(32, m // 8), m // 4, m // 2, m})
+    rng = np.random.default_rng(0)
+    by_k, by_pool, rule_ratios = {k: [] for k in ks}, {p: [] for p in pools}, []
+    for c, sign, rule_ratio in chosen:
+        t0 = time.perf_counter()
+        target = reject_similar(H, c, settings["similarity_threshold"])
+        direction = unit_direction(recover_direction(projection, target, settings["fpc"], operator_norm).u,
+                                   settings["magnitude"])
+        with perturbed(model, selection, sign * direction):
+            kl = torch.cat([kl_divergence(prefix.run(task, b), o) for b, o in zip(batches, originals)]).numpy()
+        del direction
+        coefficients = W[:, c]
+        for k in ks:
+            by_k[k].append(top_k_ratio(kl, coefficients, k))
+        for pool in pools:
+            by_pool[pool].append(subpool_ratio(kl, coefficients, pool, 16, args.draws, rng))
+        rule_ratios.append(rule_ratio)
+        print(f"  component {c}: pool mean KL {kl.mean():.3g}, {(coefficients > 0).sum()} examples with a positive "
+              f"coefficient; top-16/pool {by_k[16][-1]:.2f} (perturb rule, top 16/random {rule_ratio:.2f}); "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+
+    print(f"\n{task_name} {args.name}, geometric mean over {len(chosen)} components "
+          f"(perturb rule's Table 2 cell: {geometric_mean(rule_ratios):.2f})")
+    print("(a) whole pool, top k:\n| k | k / pool | KL ratio |\n| --- | --- | --- |")
+    for k in ks:
+        print(f"| {k} | {k / m:.3f} | {geometric_mean(by_k[k]):.2f} |")
+    print(f"(b) top 16 of a random sub-pool ({args.draws} draws):\n| pool | 16 / pool | KL ratio |\n| --- | --- | --- |")
+    for pool in pools:
+        print(f"| {pool} | {16 / pool:.3f} | {geometric_mean(by_pool[pool]):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
