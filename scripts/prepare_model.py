@@ -6,11 +6,12 @@ from npeff.models import prepare_model
 
 
 def main(*, infos, outputs, spec, packages_dir):
-    """infos: the tasks' info.json, whose label names a tiny random model's tokenizer learns."""
-    spec = dict(spec)
+    """spec: the config's model mapping (source and its keys) plus label_names; infos: the tasks'
+    info.json, whose label names a tiny random model's tokenizer also learns."""
+    spec = {k: v for k, v in spec.items() if k != "name"}
     for path in infos:
         spec["label_names"] = sorted(set(spec["label_names"]) | set(json.loads(open(path).read())["label_names"] or []))
-    prepare_model(spec, outputs[0], packages_dir)
+    prepare_model(outputs[0], packages_dir=packages_dir, **spec)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def test_jsonl_round_trip_and_split(tmp_path):
 def test_a_model_id_that_cannot_be_loaded_offline_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="(?s)'no-such-org/no-such-model' could not be loaded.*internet"):
-        prepare_model({"source": "hub", "id": "no-such-org/no-such-model"}, tmp_path / "m")
+        prepare_model(tmp_path / "m", "hub", id="no-such-org/no-such-model")
     assert not (tmp_path / "m").exists()
 
 
