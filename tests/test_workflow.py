@@ -522,7 +522,7 @@ def test_a_single_target_builds_only_what_it_needs(tmp_path):
     assert planned("groundtruth") == {"groundtruth_toy", "make_groundtruth", "groundtruth"}  # no LM rule
     # SST2's signals come from projection_signals (Table 4's task): the same pass, also projected into the grid
     assert planned("table5") == {"prepare_model", "prepare_task", "signals", "projection_signals", "decompose",
-                                 "fit_coefficients", "tunings", "make_table5", "table5"}
+                                 "fit_coefficients", "tunings", "heldin_reconstruction", "make_table5", "table5"}
     assert planned("figure2") == {"prepare_model", "prepare_task", "eps_pefs", "eps_rank_decompose", "make_figure2",
                                   "figure2"}
     # Table 4's task: one signals pass (projection_signals) writes every grid point's PEFs
