@@ -13,7 +13,6 @@ with the number of non-zeros of each. Not part of the workflow.
         --components 3 --n-baseline 64 --magnitudes 20
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,17 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from npeff import io  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _perturbation_run import load_perturbation_run  # noqa: E402  (puts the repository on sys.path)
+
 from npeff.analysis.tunings import top_examples  # noqa: E402
-from npeff.data import read_jsonl  # noqa: E402
 from npeff.fpc import fpc_recover, fpc_schedule  # noqa: E402
-from npeff.models import ParameterSelection, load_model  # noqa: E402
-from npeff.perturb import (FrozenPrefix, encode_texts, perturbation_effect, reject_similar,  # noqa: E402
-                           unit_direction)
-from npeff.projection import SparseProjection  # noqa: E402
-from npeff.tasks import make_task  # noqa: E402
-from npeff_workflow.registry import task_spec  # noqa: E402
+from npeff.perturb import encode_texts, perturbation_effect, reject_similar, unit_direction  # noqa: E402
 
 
 def main():
@@ -50,18 +44,11 @@ def main():
     ap.add_argument("--similarity-threshold", type=float, default=0.5)
     args = ap.parse_args()
 
-    R, M, task_name = args.results, args.results / args.model, args.task
-    decomposition, dec_attrs = io.read_decomposition(M / "decomp" / task_name / f"{args.name}.h5")
-    projection = SparseProjection.from_attrs(dec_attrs)
-    norm_file = M / "perturb" / f"operator_norm_dim{projection.out_dim}_density{projection.density}_seed{projection.seed}.json"
-    norm = json.loads(norm_file.read_text())["operator_norm"]
-    examples = read_jsonl(R / "data" / task_name / "heldin.jsonl")
-    labels = json.loads((R / "data" / task_name / "info.json").read_text())["label_names"]
-    model, tokenizer = load_model(args.resources / "models" / args.model)
-    selection = ParameterSelection(tuple(dec_attrs["param_include"]), tuple(dec_attrs["param_exclude"]))
-    spec = task_spec(task_name)
-    task = make_task(spec, tokenizer, labels)
-    prefix = FrozenPrefix(model, selection)
+    task_name = args.task
+    run = load_perturbation_run(args.results, args.model, args.resources, task_name, args.name)
+    decomposition, projection, norm, examples, labels = (run.decomposition, run.projection, run.operator_norm,
+                                                         run.examples, run.labels)
+    spec, task, selection, prefix, tokenizer = run.spec, run.task, run.selection, run.prefix, run.tokenizer
 
     def encoded(indices):
         return encode_texts(prefix, spec, tokenizer, [examples[i]["text"] for i in indices], labels, 16)

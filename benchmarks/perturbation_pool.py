@@ -19,7 +19,6 @@ default's small pool caps Table 2; a flat one says it does not. Not part of the 
 """
 import argparse
 import csv
-import json
 import sys
 import time
 from pathlib import Path
@@ -28,14 +27,11 @@ import numpy as np
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from npeff import io  # noqa: E402
-from npeff.data import read_jsonl  # noqa: E402
-from npeff.models import ParameterSelection, load_model  # noqa: E402
-from npeff.perturb import FrozenPrefix, encode_texts, kl_divergence, perturbed, reject_similar, unit_direction  # noqa: E402
-from npeff.projection import SparseProjection  # noqa: E402
-from npeff.tasks import make_task  # noqa: E402
-from npeff_workflow.registry import task_spec  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _perturbation_run import load_perturbation_run  # noqa: E402  (puts the repository on sys.path)
+
+from npeff.analysis.selectivity import geometric_mean  # noqa: E402
+from npeff.perturb import encode_texts, kl_divergence, perturbed, reject_similar, unit_direction  # noqa: E402
 from npeff_workflow.settings import recover_direction  # noqa: E402
 
 
@@ -58,10 +54,6 @@ def subpool_ratio(kl: np.ndarray, coefficients: np.ndarray, pool: int, k: int, d
     return float(np.mean(top_means) / np.mean(pool_means))
 
 
-def geometric_mean(values) -> float:
-    return float(np.exp(np.mean(np.log(values))))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", type=Path, help="results/<config>")
@@ -78,20 +70,12 @@ def main():
     R, M, task_name = args.results, args.results / args.model, args.task
     with open(M / "perturb" / task_name / f"{args.name}.csv") as f:
         chosen = [(int(row["component"]), int(row["sign"]), float(row["kl_ratio"])) for row in csv.DictReader(f)]
-    decomposition, dec_attrs = io.read_decomposition(M / "decomp" / task_name / f"{args.name}.h5")
-    W = decomposition["W"]  # [m, C] held-in coefficients
-    H = torch.from_numpy(decomposition["H"])  # [C, d]
-    projection = SparseProjection.from_attrs(dec_attrs)
-    norm_file = M / "perturb" / f"operator_norm_dim{projection.out_dim}_density{projection.density}_seed{projection.seed}.json"
-    operator_norm = json.loads(norm_file.read_text())["operator_norm"]
-    examples = read_jsonl(R / "data" / task_name / "heldin.jsonl")
-    labels = json.loads((R / "data" / task_name / "info.json").read_text())["label_names"]
-    model, tokenizer = load_model(args.resources / "models" / args.model)
-    selection = ParameterSelection(tuple(dec_attrs["param_include"]), tuple(dec_attrs["param_exclude"]))
-    spec = task_spec(task_name)
-    task = make_task(spec, tokenizer, labels)
-    prefix = FrozenPrefix(model, selection)
-    batches = encode_texts(prefix, spec, tokenizer, [ex["text"] for ex in examples], labels, args.batch_size)
+    run = load_perturbation_run(R, args.model, args.resources, task_name, args.name)
+    W = run.decomposition["W"]  # [m, C] held-in coefficients
+    H = torch.from_numpy(run.decomposition["H"])  # [C, d]
+    examples, prefix, task, selection = run.examples, run.prefix, run.task, run.selection
+    batches = encode_texts(prefix, run.spec, run.tokenizer, [ex["text"] for ex in examples], run.labels,
+                           args.batch_size)
     originals = [prefix.run(task, b) for b in batches]
     m = len(examples)
     print(f"{task_name} {args.name}: {m} held-in examples, components {[c for c, _, _ in chosen]}", flush=True)
@@ -103,9 +87,9 @@ def main():
     for c, sign, rule_ratio in chosen:
         t0 = time.perf_counter()
         target = reject_similar(H, c, settings["similarity_threshold"])
-        direction = unit_direction(recover_direction(projection, target, settings["fpc"], operator_norm).u,
+        direction = unit_direction(recover_direction(run.projection, target, settings["fpc"], run.operator_norm).u,
                                    settings["magnitude"])
-        with perturbed(model, selection, sign * direction):
+        with perturbed(prefix.model, selection, sign * direction):
             kl = torch.cat([kl_divergence(prefix.run(task, b), o) for b, o in zip(batches, originals)]).numpy()
         del direction
         coefficients = W[:, c]
