@@ -7,7 +7,9 @@ partial run: results/<config>/data/<task>/heldin.jsonl), times:
   PEF                compute_pefs as the signals rule runs it, split by stage (forward,
                      backward, per-example weight gradients, Gram, projection);
   memory read        summing a [rows, n] float32 tensor (the projection's floor: it must read
-                     every gradient entry once).
+                     every gradient entry once);
+  A u, A^T y         one row through the whole projection and back (FPC's and the operator
+                     norm's passes), against reading (writing) one n-vector.
 It prints seconds per example and the ratios the goals are stated in (PEF / fwd+bwd per row,
 projection / memory read), so it reads the same on any machine.
 
@@ -62,6 +64,7 @@ def main():
                platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     print(f"{model_name}, {n:,} parameters, projection to {proj_cfg['dim']} at density {proj_cfg['density']}; "
           f"device {device_name(args.device)}{'' if args.device == 'cuda' else ', ' + cpu}")
+    single_row_passes(projection, args.device)
     for task_name in args.tasks or list(cfg["tasks"]):
         tcfg = cfg["tasks"][task_name]
         info = json.loads((args.results / "data" / task_name / "info.json").read_text())
@@ -111,6 +114,20 @@ def main():
             print(f"  projection {per_stage['projection']:.3f} s vs reading the rows {t_read:.3f} s = "
                   f"{per_stage['projection'] / t_read:.1f}x (goal <= 3x)")
         del grads
+
+
+def single_row_passes(projection: SparseProjection, device: str) -> None:
+    """A u and A^T y for one row over every selected parameter (FPC, operator norm, perturbations)."""
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    u = torch.randn(projection.in_dim, device=device)  # [n]
+    y = torch.randn(projection.out_dim, device=device)  # [d]
+    projection.project(u[:1000]), projection.transpose(y, length=1000)  # compile outside the clock
+    t_read = timed(lambda: u.sum(), repeat=3, sync=sync)
+    t_write = timed(lambda: u.fill_(1.0), repeat=3, sync=sync)
+    t_forward = timed(lambda: projection.project(u), repeat=2, sync=sync)
+    t_transpose = timed(lambda: projection.transpose(y), repeat=2, sync=sync)
+    print(f"\none row: A u {t_forward:.3f} s = {t_forward / t_read:.0f}x reading u ({t_read:.4f} s); "
+          f"A^T y {t_transpose:.3f} s = {t_transpose / t_write:.0f}x writing u ({t_write:.4f} s)")
 
 
 if __name__ == "__main__":

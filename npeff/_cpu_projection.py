@@ -68,15 +68,17 @@ def region_entries(key, k, base, region_size, cols, signs):
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def forward(x, start, out_dim, region_size, key, scale, yt, n_threads):
-    """yt[j, :] += scale * sum_k sign(j,k) * x[:, k*s + off(j,k) - start].
+def forward(x, start, out_dim, region_size, key, scale, yt, n_threads, regions_per_tile):
+    """yt[j, :] += scale * sum_k sign(j,k) * x[:, k*s + off(j,k) - start]  (two or more rows).
 
     x: [n_rows, length] float32 (C order), columns [start, start+length) of the input, in the
     layout a gradient block is produced in (no transposed copy of the whole block is made).
     yt: [out_dim, n_rows] float32, accumulated into.
-    Each thread owns a contiguous range of regions and a private accumulator. A region's
-    slice of every row is first copied into a small row-transposed tile [region, n_rows] that
-    stays in cache while all outputs gather from it, so the inner loop runs over contiguous rows.
+    Each thread owns a contiguous range of regions and a private accumulator [out_dim, n_rows].
+    `regions_per_tile` consecutive regions of every row are first copied into a row-transposed
+    tile [regions * s, n_rows] that stays in cache; then each output gathers its entries of all
+    those regions into its accumulator line, so that line is read and written once per tile
+    instead of once per region (the accumulator is too big for L1, the tile is not).
     """
     n_rows, length = x.shape
     k_first = start // region_size
@@ -85,28 +87,66 @@ def forward(x, start, out_dim, region_size, key, scale, yt, n_threads):
     partial = np.zeros((n_chunks, out_dim, n_rows), np.float32)
     for c in numba.prange(n_chunks):
         acc = partial[c]
-        cols = np.empty(out_dim, np.int64)
-        signs = np.empty(out_dim, np.float32)
-        tile = np.zeros((region_size, n_rows), np.float32)
-        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
-            base = k * region_size - start
-            lo, hi = max(base, 0), min(base + region_size, length)  # the part of region k inside the block
-            if lo > base or hi < base + region_size:  # a partial region: the rest belongs to other blocks
+        cols = np.empty((regions_per_tile, out_dim), np.int64)
+        signs = np.empty((regions_per_tile, out_dim), np.float32)
+        tile = np.zeros((regions_per_tile * region_size, n_rows), np.float32)
+        k_lo = k_first + (n_regions * c) // n_chunks
+        k_hi = k_first + (n_regions * (c + 1)) // n_chunks
+        for k0 in range(k_lo, k_hi, regions_per_tile):
+            n_tile = min(regions_per_tile, k_hi - k0)
+            base = k0 * region_size - start
+            lo, hi = max(base, 0), min(base + n_tile * region_size, length)  # the tile's part inside the block
+            if lo > base or hi < base + n_tile * region_size:  # partial regions: the rest belongs to other blocks
                 tile[:] = 0.0
             for r in range(n_rows):
                 for col in range(lo, hi):
                     tile[col - base, r] = x[r, col]
-            region_entries(key, k, 0, region_size, cols, signs)
+            for i in range(n_tile):
+                region_entries(key, k0 + i, i * region_size, region_size, cols[i], signs[i])
             for j in range(out_dim):
-                row = tile[cols[j]]
-                sign = signs[j]
                 target = acc[j]
-                for r in range(n_rows):
-                    target[r] += sign * row[r]
+                for i in range(n_tile):
+                    row = tile[cols[i, j]]
+                    sign = signs[i, j]
+                    for r in range(n_rows):
+                        target[r] += sign * row[r]
     for c in range(n_chunks):
         for j in range(out_dim):
             for r in range(n_rows):
                 yt[j, r] += scale * partial[c, j, r]
+
+
+@numba.njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+def forward_row(x, start, out_dim, region_size, key, scale, y, n_threads):
+    """forward() for one row: y[j] += scale * sum_k sign(j,k) * x[k*s + off(j,k) - start].
+
+    x: [length] float32, y: [out_dim] float32 (accumulated into). With one row the hash is
+    the main cost, so there is no tile: each region's entries are hashed (vectorised) and
+    gathered straight from x, whose region slice is in L1. FPC's and the operator norm's
+    A u passes are single rows."""
+    length = x.shape[0]
+    k_first = start // region_size
+    n_regions = (start + length - 1) // region_size - k_first + 1
+    n_chunks = min(n_threads, n_regions)
+    partial = np.zeros((n_chunks, out_dim), np.float32)
+    for c in numba.prange(n_chunks):
+        acc = partial[c]
+        cols = np.empty(out_dim, np.int64)
+        signs = np.empty(out_dim, np.float32)
+        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
+            base = k * region_size - start
+            region_entries(key, k, base, region_size, cols, signs)
+            if base >= 0 and base + region_size <= length:
+                for j in range(out_dim):
+                    acc[j] += signs[j] * x[cols[j]]
+            else:  # a region shared with the neighbouring blocks: only its columns inside this one
+                for j in range(out_dim):
+                    col = cols[j]
+                    if col >= 0 and col < length:
+                        acc[j] += signs[j] * x[col]
+    for c in range(n_chunks):
+        for j in range(out_dim):
+            y[j] += scale * partial[c, j]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -135,6 +175,32 @@ def transpose(yt, start, length, region_size, key, scale, xt, n_threads):
                 sign = scale * signs[j]
                 for r in range(n_rows):
                     xt[col, r] += sign * yt[j, r]
+
+
+@numba.njit(cache=True, parallel=True)
+def transpose_row(y, start, length, region_size, key, scale, x, n_threads):
+    """transpose() for one row: x[c] += scale * sum_j sign(j,k) * y[j] over the j landing on c.
+
+    y: [out_dim], x: [length]. Same region ranges per thread as transpose()."""
+    out_dim = y.shape[0]
+    k_first = start // region_size
+    n_regions = (start + length - 1) // region_size - k_first + 1
+    n_chunks = min(n_threads, n_regions)
+    scaled = y * scale
+    for c in numba.prange(n_chunks):
+        cols = np.empty(out_dim, np.int64)
+        signs = np.empty(out_dim, np.float32)
+        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
+            base = k * region_size - start
+            region_entries(key, k, base, region_size, cols, signs)
+            if base >= 0 and base + region_size <= length:
+                for j in range(out_dim):
+                    x[cols[j]] += signs[j] * scaled[j]
+            else:
+                for j in range(out_dim):
+                    col = cols[j]
+                    if col >= 0 and col < length:
+                        x[col] += signs[j] * scaled[j]
 
 
 @numba.njit(cache=True)

@@ -118,14 +118,23 @@ class SparseProjection:
             return _cuda_apply(self, direction, a.detach().reshape(-1, a.shape[-1]), start, length)
         a2 = _as_numpy_2d(a, a.shape[-1])
         args = (np.uint64(self.key), np.float32(self.scale))
+        n_rows, threads = a2.shape[0], numba.get_num_threads()
         if direction == "forward":
-            result_t = np.zeros((self.out_dim, a2.shape[0]), np.float32)
-            cpu.forward(np.ascontiguousarray(a2), start, self.out_dim, self.region_size, *args, result_t,
-                        numba.get_num_threads())
+            result_t = np.zeros((self.out_dim, n_rows), np.float32)
+            if n_rows == 1:
+                cpu.forward_row(np.ascontiguousarray(a2[0]), start, self.out_dim, self.region_size, *args,
+                                result_t[:, 0], threads)
+            else:
+                cpu.forward(np.ascontiguousarray(a2), start, self.out_dim, self.region_size, *args, result_t,
+                            threads, _regions_per_tile(self.region_size, n_rows))
         else:
-            result_t = np.zeros((length, a2.shape[0]), np.float32)
-            cpu.transpose(np.ascontiguousarray(a2.T), start, length, self.region_size, *args, result_t,
-                          numba.get_num_threads())
+            result_t = np.zeros((length, n_rows), np.float32)
+            if n_rows == 1:
+                cpu.transpose_row(np.ascontiguousarray(a2[0]), start, length, self.region_size, *args,
+                                  result_t[:, 0], threads)
+            else:
+                cpu.transpose(np.ascontiguousarray(a2.T), start, length, self.region_size, *args, result_t,
+                              threads)
         if isinstance(a, torch.Tensor):
             return torch.from_numpy(np.ascontiguousarray(result_t.T))
         return result_t.T
@@ -169,6 +178,14 @@ class SparseProjection:
         if start < 0 or length < 1 or start + length > self.in_dim:
             raise ValueError(f"{what}: columns [{start}, {start + length}) fall outside the input "
                              f"dimension {self.in_dim} of this projection")
+
+
+_TILE_BYTES = 2**17  # the forward kernel's row-transposed tile: well inside L2, next to the accumulator
+
+
+def _regions_per_tile(region_size: int, n_rows: int) -> int:
+    """Regions the CPU forward kernel gathers from per pass over its accumulator."""
+    return max(1, _TILE_BYTES // (4 * region_size * n_rows))
 
 
 def _as_numpy_2d(a, length: int) -> np.ndarray:

@@ -71,6 +71,28 @@ def test_blocks_sum_to_the_whole_and_slices_are_consistent():
         p.project(x[:, :10], start=770)
 
 
+@pytest.mark.parametrize("n_rows", [1, 2, 7, 20])
+@pytest.mark.parametrize("tile_bytes", [1, 3 * 4 * 16 * 7, 2**17])
+def test_every_kernel_path_matches_the_dense_matrix_on_unaligned_blocks(n_rows, tile_bytes, monkeypatch):
+    """One row (its own kernels) and several rows (tiles of 1, a few or all of the regions,
+    the last one partial), on blocks that start and end inside a region."""
+    import npeff.projection
+
+    monkeypatch.setattr(npeff.projection, "_TILE_BYTES", tile_bytes)
+    p = SparseProjection(5003, 64, seed=7, density=4)  # region_size 16, 313 regions
+    A = p.dense()
+    rng = np.random.default_rng(n_rows)
+    x = rng.standard_normal((n_rows, 5003)).astype(np.float32)
+    y = rng.standard_normal((n_rows, 64)).astype(np.float32)
+    acc = np.zeros((n_rows, 64), np.float32)
+    for lo, hi in [(0, 7), (7, 1500), (1500, 1501), (1501, 5003)]:
+        np.testing.assert_allclose(p.project(x[:, lo:hi], start=lo), x[:, lo:hi] @ A[:, lo:hi].T,
+                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(p.transpose(y, start=lo, length=hi - lo), y @ A[:, lo:hi], rtol=1e-4, atol=1e-4)
+        p.project(x[:, lo:hi], start=lo, out=acc)
+    np.testing.assert_allclose(acc, x @ A.T, rtol=1e-4, atol=1e-4)
+
+
 def test_types_batching_and_seeds():
     p = SparseProjection(500, 32, seed=4, density=8)
     x = np.random.default_rng(2).standard_normal((2, 3, 500)).astype(np.float32)
