@@ -15,8 +15,9 @@ projection / memory read), so it reads the same on any machine.
 
     python benchmarks/pef_cost.py results/default [--tasks sst2 yat] [--batch 8] [--device cuda]
 
-The batch is the task's batch size in the config (as the signals rule runs it) unless --batch is given:
-the projection hashes its matrix once per call and reuses it for every row of the batch.
+The batch is the task's batch size in the config (as the signals rule runs it) unless --batch is given,
+cut from the middle of the examples' length order as the signals pass cuts its batches: the
+projection hashes its matrix once per call and reuses it for every row of the batch.
 """
 import argparse
 import json
@@ -35,7 +36,7 @@ from npeff.models import ParameterSelection, load_model  # noqa: E402
 from npeff.pef import compute_pefs  # noqa: E402
 from npeff.projection import SparseProjection  # noqa: E402
 from npeff.runtime import device_name  # noqa: E402
-from npeff.tasks import build_batch, make_task  # noqa: E402
+from npeff.tasks import build_batch, length_order, make_task  # noqa: E402
 from npeff_workflow.registry import task_spec  # noqa: E402
 
 
@@ -69,8 +70,11 @@ def main():
         tcfg = cfg["tasks"][task_name]
         info = json.loads((args.results / "data" / task_name / "info.json").read_text())
         batch_size = args.batch or tcfg.get("batch_size", cfg["batch_size"])
-        examples = read_jsonl(args.results / "data" / task_name / "heldin.jsonl")[:batch_size]
         spec = task_spec(task_name)
+        examples = read_jsonl(args.results / "data" / task_name / "heldin.jsonl")
+        order = length_order(spec, tokenizer, [ex["text"] for ex in examples], info["label_names"])
+        middle = max(0, len(order) // 2 - batch_size // 2)  # a batch of typical length, as the pass cuts them
+        examples = [examples[i] for i in order[middle:middle + batch_size]]
         task = make_task(spec, tokenizer, info["label_names"])
         batch = {k: v.to(args.device) for k, v in
                  build_batch(spec, tokenizer, [ex["text"] for ex in examples], info["label_names"]).items()}

@@ -20,7 +20,7 @@ from npeff.models import ParameterSelection, load_model
 from npeff.pef import compute_pefs, final_token_activations
 from npeff.projection import SparseProjection
 from npeff.runtime import seconds_per_example
-from npeff.tasks import build_batch, make_task
+from npeff.tasks import build_batch, length_order, make_task
 from npeff_workflow.registry import task_spec
 
 
@@ -65,8 +65,9 @@ def collect_signals(*, model_dir, examples_path, info_path, task: str, task_sett
     inline_acts = with_baselines and spec.kind != "suffix"  # one sequence per example: acts from the same forward
     G, norms, grads, grad_norms, log_probs, acts, gram_eigenvalues = [], [], [], [], [], [], []
     grid_G = [[] for _ in grid_projections]  # per extra projection: [b, R, d_k] per batch
+    order = length_order(spec, tokenizer, [ex["text"] for ex in examples], info["label_names"])
     for lo in tqdm(range(0, len(examples), batch_size), desc="signals", mininterval=10):
-        texts = [ex["text"] for ex in examples[lo:lo + batch_size]]
+        texts = [examples[i]["text"] for i in order[lo:lo + batch_size]]
         batch = {k: v.to(device) for k, v in build_batch(spec, tokenizer, texts, info["label_names"]).items()}
         out = pefs_of(batch, with_gradient=with_baselines, with_activations=inline_acts,
                       extra_projections=grid_projections)
@@ -78,6 +79,11 @@ def collect_signals(*, model_dir, examples_path, info_path, task: str, task_sett
         gram_eigenvalues.append(torch.linalg.eigvalsh(out.gram.double()).flip(-1).float())  # [b, R] descending
         for stored, G_k in zip(grid_G, out.extra_G or []):
             stored.append(G_k)
+
+    in_file_order = torch.argsort(torch.tensor(order))  # the batches ran shortest first
+
+    def stacked(parts):  # per-batch [b, ...] pieces -> [n, ...] in the file's example order
+        return torch.cat(parts)[in_file_order]
 
     timing = {}
     if time_objects:  # Table 7: each object alone, on the (warm) first batch
@@ -96,17 +102,17 @@ def collect_signals(*, model_dir, examples_path, info_path, task: str, task_sett
     attrs = {"model": model_name, "task": task, "split": split, "dataset": info["dataset"],
              "stands_in_for": info["stands_in_for"], "label_names": info["label_names"] or None,
              "n_parameters": n_params, **selection.attrs(), **main_projection.attrs(), **timing}
-    log_probs = torch.cat(log_probs)
+    log_probs, norms = stacked(log_probs), stacked(norms)
     pef_attrs = {**attrs, "rows": rows, "n_eps_rows": cfg.get("eps_rows"), "svd_rank": cfg.get("svd_rank")}
-    io.write_pefs(pefs_path, torch.cat(G), torch.cat(norms), log_probs, labels, pef_attrs, ids,
-                  gram_eigenvalues=torch.cat(gram_eigenvalues) if eigenvalues else None)
+    io.write_pefs(pefs_path, stacked(G), norms, log_probs, labels, pef_attrs, ids,
+                  gram_eigenvalues=stacked(gram_eigenvalues) if eigenvalues else None)
     for path, grid_projection, stored in zip(grid_paths, grid_projections, grid_G):
-        io.write_pefs(path, torch.cat(stored), torch.cat(norms), log_probs, labels,
+        io.write_pefs(path, stacked(stored), norms, log_probs, labels,
                       {**{k: v for k, v in pef_attrs.items() if k not in timing}, **grid_projection.attrs()}, ids)
     if with_baselines:
-        io.write_pefs(grads_path, torch.cat(grads), torch.cat(grad_norms), log_probs, labels,
+        io.write_pefs(grads_path, stacked(grads), stacked(grad_norms), log_probs, labels,
                       {**attrs, "rows": "predicted"}, ids)
-        io.write_artifact(acts_path, "activations", {"acts": torch.cat(acts), "log_probs": log_probs,
+        io.write_artifact(acts_path, "activations", {"acts": stacked(acts), "log_probs": log_probs,
                           "preds": log_probs.argmax(1), "labels": labels, "ids": ids},
                           {**{k: v for k, v in attrs.items() if k not in main_projection.attrs()},  # not projected
                            "layer": "last block output"})

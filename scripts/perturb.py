@@ -25,7 +25,7 @@ from npeff.data import read_jsonl
 from npeff.models import ParameterSelection, load_model
 from npeff.perturb import FrozenPrefix, encode_texts, perturbation_effect, reject_similar, unit_direction
 from npeff.projection import SparseProjection
-from npeff.tasks import make_task
+from npeff.tasks import length_order, make_task
 from npeff_workflow.registry import task_spec
 from npeff_workflow.settings import recover_direction
 from npeff_workflow.tables import write_csv
@@ -78,8 +78,10 @@ def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outpu
     prefix = FrozenPrefix(model, selection)
     print(f"perturbed forwards start at block {prefix.start}")
 
-    def encoded_batches(indices):
-        return encode_texts(prefix, spec, tokenizer, [texts[i] for i in indices], label_names, batch_size)
+    def encoded_batches(indices):  # shortest first: less padding; KL is averaged, so order does not matter
+        chosen = [texts[i] for i in indices]
+        by_length = [chosen[i] for i in length_order(spec, tokenizer, chosen, label_names)]
+        return encode_texts(prefix, spec, tokenizer, by_length, label_names, batch_size)
 
     baseline = draw_baseline(rng, len(texts), n_baseline)
     base_batches = encoded_batches(baseline)
