@@ -195,6 +195,12 @@ def _as_numpy_2d(a, length: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ CUDA path
+_MAX_CHUNKS = 256  # forward: at most this many partial outputs per call ([chunks, rows, out_dim] floats)
+_MIN_REGIONS_PER_CHUNK = 64  # and at least this many regions hashed per thread
+_PARTIAL_FLOATS = 2**26  # and at most 256 MB of partial outputs
+_SHARED_FLOATS = 12_288  # transpose: 48 KB of shared memory per block, the default limit
+
+
 @lru_cache(maxsize=None)
 def _cuda_module():
     try:
@@ -217,18 +223,31 @@ def _cuda_apply(proj: SparseProjection, direction: str, a: torch.Tensor, start: 
     common = (np.int64(n_rows), np.int64(length), np.int64(start), np.int64(proj.out_dim),
               np.int64(proj.region_size), np.uint64(proj.key), np.float32(proj.scale))
     stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(a.device).cuda_stream)
+    k_first = start // proj.region_size
+    n_regions = (start + length - 1) // proj.region_size - k_first + 1  # regions the block touches
     with cupy.cuda.Device(a.device.index), stream:
         if direction == "forward":
-            result = torch.zeros((n_rows, proj.out_dim), dtype=torch.float32, device=a.device)
+            # chunks of regions, summed after: enough threads for the GPU, in a fixed order
+            max_chunks = max(1, min(_MAX_CHUNKS, _PARTIAL_FLOATS // (n_rows * proj.out_dim)))
+            regions_per_chunk = max(_MIN_REGIONS_PER_CHUNK, -(-n_regions // max_chunks))
+            n_chunks = -(-n_regions // regions_per_chunk)
+            partial = torch.empty((n_chunks, n_rows, proj.out_dim), dtype=torch.float32, device=a.device)
             threads = 128
-            grid = (-(-proj.out_dim // threads), -(-n_rows // 8))
+            grid = (-(-proj.out_dim // threads), -(-n_rows // 8), n_chunks)
             module.get_function("project_forward")(
-                grid, (threads,), (cupy.asarray(a), cupy.asarray(result)) + common)
+                grid, (threads,), (cupy.asarray(a), cupy.asarray(partial)) + common + (np.int64(regions_per_chunk),))
+            result = partial.sum(0)
+        elif proj.region_size <= _SHARED_FLOATS:  # one block per region, its columns in shared memory
+            result = torch.empty((n_rows, length), dtype=torch.float32, device=a.device)
+            rows_per_block = max(1, min(n_rows, 8, _SHARED_FLOATS // proj.region_size))
+            grid = (n_regions, -(-n_rows // rows_per_block))
+            module.get_function("project_transpose")(
+                grid, (256,), (cupy.asarray(a), cupy.asarray(result)) + common + (np.int64(rows_per_block),),
+                shared_mem=4 * rows_per_block * proj.region_size)
         else:
             result = torch.zeros((n_rows, length), dtype=torch.float32, device=a.device)
-            n_regions = (start + length - 1) // proj.region_size - start // proj.region_size + 1
             threads = 128
             grid = (-(-(n_regions * n_rows) // threads),)
-            module.get_function("project_transpose")(
+            module.get_function("project_transpose_serial")(
                 grid, (threads,), (cupy.asarray(a), cupy.asarray(result)) + common)
     return result

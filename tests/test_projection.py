@@ -199,14 +199,17 @@ def _cupy_cuda():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not _cupy_cuda(), reason="needs CUDA and CuPy")
-@pytest.mark.parametrize("in_dim,out_dim,density,rows", [(100_003, 1024, 32, 1), (250_000, 8192, 32, 13), (999, 50, 8, 9)])
+@pytest.mark.parametrize("in_dim,out_dim,density,rows", [(100_003, 1024, 32, 1), (250_000, 8192, 32, 13), (999, 50, 8, 9), (30_000, 20_000, 1, 3)])
 def test_cupy_kernel_equals_cpu_twin(in_dim, out_dim, density, rows):
     p = SparseProjection(in_dim, out_dim, seed=77, density=density)
     x = torch.randn(rows, in_dim)
     y = torch.randn(rows, out_dim)
     torch.testing.assert_close(p.project(x.cuda()).cpu(), p.project(x), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(p.transpose(y.cuda()).cpu(), p.transpose(y), rtol=1e-4, atol=1e-4)
+    split = in_dim // 2 + 1  # a block boundary inside a region
     acc = torch.zeros(rows, out_dim, device="cuda")
-    p.project(x[:, :1000].cuda(), out=acc)
-    p.project(x[:, 1000:].cuda(), start=1000, out=acc)
+    p.project(x[:, :split].cuda(), out=acc)
+    p.project(x[:, split:].cuda(), start=split, out=acc)
     torch.testing.assert_close(acc.cpu(), p.project(x), rtol=1e-4, atol=1e-4)
+    block = p.transpose(y.cuda(), start=split, length=in_dim - split)  # [rows, in_dim - split]
+    torch.testing.assert_close(block.cpu(), p.transpose(y)[:, split:], rtol=1e-4, atol=1e-4)
