@@ -281,6 +281,20 @@ def _final_token(block_output) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- internals
+_GRAM_PIECES = 64  # CUDA: a [c, R, K] x [c, K, R] product with K ~ 10^6 runs on c blocks unless K is split
+
+
+def batched_gram(block: torch.Tensor, pieces: int = 1) -> torch.Tensor:
+    """block [c, R, K] -> its Gram matrices block block^T [c, R, R], with K cut into `pieces`
+    products summed after (the GPU's batched product parallelises over c and R only)."""
+    c, R, K = block.shape
+    if pieces <= 1 or K < 16 * pieces:
+        return block @ block.transpose(1, 2)
+    block = torch.nn.functional.pad(block, (0, (-K) % pieces))  # zeros change no inner product
+    parts = block.reshape(c, R, pieces, -1).transpose(1, 2)  # [c, pieces, R, K / pieces]
+    return (parts @ parts.transpose(-1, -2)).sum(1)
+
+
 class _RowSink:
     """Receives each parameter's per-example gradient [b, R, numel], in example chunks and
     in parameter order; projects every chunk at once (into each projection) and accumulates
@@ -311,7 +325,7 @@ class _RowSink:
                 break
             with self.clock("gram"):
                 block = block.float()
-                self.gram[rows] += block @ block.transpose(1, 2)
+                self.gram[rows] += batched_gram(block, pieces=_GRAM_PIECES if block.is_cuda else 1)
             if not self.projections:
                 pieces.append(block.detach().cpu())
             with self.clock("projection"):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from npeff.models import ParameterSelection, unflatten
-from npeff.pef import compute_pefs, eps_matrix, eps_subset, final_token_activations, reduce_rank
+from npeff.pef import batched_gram, compute_pefs, eps_matrix, eps_subset, final_token_activations, reduce_rank
 from npeff.projection import SparseProjection
 from npeff.tasks import FullVocabTask, LabelTokenTask, SuffixTask
 from tiny_models import left_padded_batch, tiny_llama
@@ -135,6 +135,15 @@ def test_an_eps_subset_of_a_larger_pass_equals_the_smaller_pass(model, batch):
     torch.testing.assert_close(big.gram, big.G @ big.G.transpose(1, 2), rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="EPS subset"):
         eps_subset(big.G, 9)
+
+
+@pytest.mark.parametrize("K", [1000, 1003, 10])
+def test_gram_cut_into_pieces_equals_the_plain_product(K):
+    """The GPU's split product (K cut into pieces, zero-padded when it does not divide) is G G^T."""
+    block = torch.randn(3, 4, K, generator=torch.Generator().manual_seed(K), dtype=torch.float64)
+    plain = block @ block.transpose(1, 2)
+    torch.testing.assert_close(batched_gram(block, pieces=7), plain)
+    torch.testing.assert_close(batched_gram(block, pieces=1), plain)
 
 
 def test_projection_is_applied_blockwise_as_gradients_are_produced(model, batch):
