@@ -14,6 +14,11 @@ It prints seconds per example and the ratios the goals are stated in (PEF / fwd+
 projection / memory read), so it reads the same on any machine.
 
     python benchmarks/pef_cost.py results/default [--tasks sst2 yat] [--batch 8] [--device cuda]
+        [--architecture benchmarks/architectures/smollm2-360m.json]
+
+--architecture times a randomly initialised model of that config.json's architecture instead of
+the prepared model (no step's cost depends on the weights' values), with the prepared model's
+tokenizer: for the paper's SmolLM2-360M (Table 7), or a machine that has only the tokenizer.
 
 The batch is the task's batch size in the config (as the signals rule runs it) unless --batch is given,
 cut from the middle of the examples' length order as the signals pass cuts its batches: the
@@ -48,13 +53,18 @@ def main():
     ap.add_argument("--tasks", nargs="*", help="default: every task of the config")
     ap.add_argument("--batch", type=int, help="examples per call (default: the task's batch size)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--architecture", type=Path, help="a config.json: time random weights of this architecture")
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device here: skipping the GPU benchmark")
         return
     cfg = yaml.safe_load(args.config.read_text())
     model_name = cfg["model"]["name"]
-    model, tokenizer = load_model(args.resources / "models" / model_name, args.device)
+    if args.architecture:
+        model, tokenizer = random_model(args.architecture, args.resources / "models" / model_name, args.device)
+        model_name = f"{args.architecture.stem} (random weights)"
+    else:
+        model, tokenizer = load_model(args.resources / "models" / model_name, args.device)
     params = cfg.get("parameters", {})
     selection = ParameterSelection(tuple(params.get("include", ["*"])), *(
         [tuple(params["exclude"])] if "exclude" in params else []))
@@ -118,6 +128,21 @@ def main():
             print(f"  projection {per_stage['projection']:.3f} s vs reading the rows {t_read:.3f} s = "
                   f"{per_stage['projection'] / t_read:.1f}x (goal <= 3x)")
         del grads
+
+
+def random_model(config_file: Path, tokenizer_folder: Path, device: str):
+    """(a randomly initialised model of config_file's architecture, float32, eager attention, in eval
+    mode; the tokenizer of tokenizer_folder)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    settings = json.loads(config_file.read_text())
+    config = AutoConfig.for_model(settings.pop("model_type"), **settings)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").float()
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.eval().to(device), tokenizer
 
 
 def single_row_passes(projection: SparseProjection, device: str) -> None:
