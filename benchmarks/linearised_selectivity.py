@@ -4,7 +4,8 @@ To second order, a perturbation delta changes example i's predictions by
 KL_i ~ 1/2 delta^T F_i delta = 1/2 sum_r (g_ir . delta)^2, with g_ir the rows of its PEF. For
 delta = A^T v (v in the projected space) that is exact in projection: g . A^T v = (A g) . v, so
 Table 2's KL ratio (top 16 examples over the pool) can be read off the stored projected rows,
-for any v, without a forward pass. Per component the perturb rule chose, three directions:
+for any v, without a forward pass. Per component the perturb rule chose (every eligible one when the run has not perturbed yet),
+three directions:
 
   component  its pseudo-Fisher h, orthogonally rejected from the dissimilar ones (what the
              perturb rule recovers and applies; the FPC section measures A^T h against the
@@ -103,23 +104,28 @@ def main():
         signals, _ = io.read_pefs(M / "pefs" / task / "heldin.h5")
         G = np.asarray(signals["G"], np.float64)  # [m, r, d]
         for method in args.methods:
-            for path in sorted((M / "perturb" / task).glob(f"{method}_c*_s0.csv")):
-                with open(path) as f:
-                    measured = {int(row["component"]): float(row["kl_ratio"]) for row in csv.DictReader(f)}
-                if not measured:
-                    continue
-                decomposition, _ = io.read_decomposition(M / "decomp" / task / f"{path.stem}.h5")
+            for path in sorted((M / "decomp" / task).glob(f"{method}_c*_s0.h5")):
+                csv_path = M / "perturb" / task / f"{path.stem}.csv"
+                measured = {}
+                if csv_path.exists():  # the components the perturb rule chose, with their measured ratios
+                    with open(csv_path) as f:
+                        measured = {int(row["component"]): float(row["kl_ratio"]) for row in csv.DictReader(f)}
+                decomposition, _ = io.read_decomposition(path)
                 H = torch.from_numpy(decomposition["H"])  # [C, d]
                 tops = top_examples(decomposition["W"], args.top_k, args.min_coefficient)
+                chosen = list(measured) or [c for c, top in enumerate(tops) if top is not None]  # else every eligible
+                if not chosen:
+                    continue
                 found = {"component": [], "shared": [], "contrast": []}
-                for c in measured:
+                for c in chosen:
                     top = tops[c]
                     h = reject_similar(H, c, args.similarity_threshold).double().numpy()
                     found["component"].append(ratio(G, top, h))
                     found["shared"].append(ratio(G, top, shared_direction(G[top])))
                     found["contrast"].append(cross_validated_contrast(G, top))
                 cells = [f"{geometric_mean(found[k]):.2f} (max {max(found[k]):.2f})" for k in found]
-                print(f"| {task} | {path.stem} | {len(G)} | {len(measured)} | {geometric_mean(measured.values()):.2f} | "
+                table2 = f"{geometric_mean(measured.values()):.2f}" if measured else "– (not perturbed yet)"
+                print(f"| {task} | {path.stem} | {len(G)} | {len(chosen)} | {table2} | "
                       + " | ".join(cells) + f" | {len(G) / args.top_k:.1f} |")
 
 
