@@ -31,3 +31,12 @@ def match_components(H_found: torch.Tensor, H_true: torch.Tensor) -> tuple[torch
     cos = (a @ b.T).abs()  # [C_found, C_true]
     best, idx = cos.max(0)
     return best, idx
+
+
+def planted_sparse(n, k, rows, seed):
+    """rows unit vectors [rows, n], each with k random non-zeros at random positions."""
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.zeros(rows, n)
+    for r in range(rows):
+        u[r, torch.randperm(n, generator=gen)[:k]] = torch.randn(k, generator=gen)
+    return u / u.norm(dim=1, keepdim=True)

@@ -5,14 +5,7 @@ import torch
 from npeff.fpc import fpc_recover, fpc_schedule, spectral_norm
 from npeff_workflow.settings import recover_direction
 from npeff.projection import SparseProjection
-
-
-def planted_sparse(n, k, rows, seed):
-    gen = torch.Generator().manual_seed(seed)
-    u = torch.zeros(rows, n)
-    for r in range(rows):
-        u[r, torch.randperm(n, generator=gen)[:k]] = torch.randn(k, generator=gen)
-    return u / u.norm(dim=1, keepdim=True)
+from planted import planted_sparse
 
 
 def test_planted_sparse_vectors_are_recovered_with_the_paper_defaults():
