@@ -1,26 +1,26 @@
-"""How selective can any perturbation be on a task's PEFs? (Table 2's ceiling, from the PEFs alone)
+"""Table 2's KL ratio to second order, read off the stored projected PEFs (no forward pass).
 
 To second order, a perturbation delta changes example i's predictions by
 KL_i ~ 1/2 delta^T F_i delta = 1/2 sum_r (g_ir . delta)^2, with g_ir the rows of its PEF. For
 delta = A^T v (v in the projected space) that is exact in projection: g . A^T v = (A g) . v, so
 Table 2's KL ratio (top 16 examples over the pool) can be read off the stored projected rows,
-for any v, without a forward pass. Per component the perturb rule chose (every eligible one when the run has not perturbed yet),
-three directions:
+for any v, without a forward pass. Per component the perturb rule chose (every eligible one
+when the run has not perturbed yet), three directions:
 
   component  its pseudo-Fisher h, orthogonally rejected from the dissimilar ones (what the
              perturb rule recovers and applies; the FPC section measures A^T h against the
              paper's schedule on real perturbations);
   shared     the top eigenvector of sum_{i in top} F_i / ||F_i||_F: the direction the component's
              top examples share most (the oracle the two-block audit used);
-  contrast   the top eigenvector of mean_{i in top} F_i/||F_i||_F - mean_{all i} F_i/||F_i||_F: where the
-             top examples hold more (normalised) energy than the pool; cross-validated: fitted on
+  contrast   the top eigenvector of mean_{i in top} F_i/||F_i||_F - mean_{all i} F_i/||F_i||_F:
+             where the top examples hold more (normalised) energy than the pool; cross-validated: fitted on
              half of the top examples, scored on the other half, both ways (fitting and scoring on
              the same examples would reward directions of their individual noise).
 
 The ratio is mean over the top 16 over the mean over every held-in example (the pool includes
-the top, as the perturb rule's random baseline may), so it lies in [0, m / 16]. If `contrast` is far
-above 5 while `component` is not, the decomposition's directions are what limits Table 2; if
-`contrast` itself is low, the task's PEFs do not let any direction single the top examples out.
+the top, as the perturb rule's random baseline may), so it lies in [0, m / 16]. The two oracles
+bound nothing (on the default both score below the components themselves); a `contrast` far
+above `component` would say the decomposition's directions, not the PEFs, limit Table 2.
 Not part of the workflow; reads a finished run, numpy only, seconds:
 
     python benchmarks/linearised_selectivity.py results/default --tasks sst2 yat
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from npeff import io  # noqa: E402
 from npeff.analysis.selectivity import geometric_mean  # noqa: E402
 from npeff.analysis.tunings import top_examples  # noqa: E402
+from npeff.decompose import pef_frobenius_norms  # noqa: E402
 from npeff.perturb import reject_similar  # noqa: E402
 
 
@@ -46,29 +47,27 @@ def quadratic_forms(G: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.square(G @ v).sum(-1)
 
 
-def shared_direction(G_top: np.ndarray) -> np.ndarray:
-    """G_top [k, r, d] -> [d]: top eigenvector of sum_i F_i / ||F_i||_F (through the rows' Gram matrix)."""
-    norms = np.linalg.norm(G_top @ G_top.transpose(0, 2, 1), axis=(1, 2))  # ||F_i||_F = ||G_i G_i^T||_F
-    rows = (G_top / np.sqrt(norms)[:, None, None]).reshape(-1, G_top.shape[-1])  # [k r, d]
+def normalised_rows(G: np.ndarray) -> np.ndarray:
+    """G [m, r, d] scaled so that each F_i = G_i^T G_i has unit Frobenius norm."""
+    norms = pef_frobenius_norms(torch.from_numpy(G)).double().numpy()  # [m]
+    return G / np.sqrt(norms)[:, None, None]
+
+
+def shared_direction(N_top: np.ndarray) -> np.ndarray:
+    """N_top [k, r, d] normalised rows -> [d]: top eigenvector of sum_i F^_i (through the rows' Gram matrix)."""
+    rows = N_top.reshape(-1, N_top.shape[-1])  # [k r, d]
     _, vectors = np.linalg.eigh(rows @ rows.T)
     return rows.T @ vectors[:, -1]
 
 
-def normalised_rows(G: np.ndarray) -> np.ndarray:
-    """G [m, r, d] scaled so that each F_i = G_i^T G_i has unit Frobenius norm."""
-    norms = np.linalg.norm(G @ G.transpose(0, 2, 1), axis=(1, 2))  # [m]
-    return G / np.sqrt(norms)[:, None, None]
-
-
-def contrast_direction(G: np.ndarray, fitted: np.ndarray) -> np.ndarray:
-    """[d]: top eigenvector of mean_{fitted} F^_i - mean_{all} F^_i (F^ normalised), from the rows."""
-    N = normalised_rows(G)
+def contrast_direction(N: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+    """N [m, r, d] normalised rows -> [d]: top eigenvector of mean_{fitted} F^_i - mean_{all} F^_i."""
     top_rows = N[fitted].reshape(-1, N.shape[-1])  # [k r, d]
     all_rows = N.reshape(-1, N.shape[-1])  # [m r, d]
     d = N.shape[-1]
     operator = scipy.sparse.linalg.LinearOperator(
         (d, d), dtype=np.float64,
-        matvec=lambda v: top_rows.T @ (top_rows @ v) / len(fitted) - all_rows.T @ (all_rows @ v) / len(G))
+        matvec=lambda v: top_rows.T @ (top_rows @ v) / len(fitted) - all_rows.T @ (all_rows @ v) / len(N))
     _, vectors = scipy.sparse.linalg.eigsh(operator, k=1, which="LA")
     return vectors[:, 0]
 
@@ -78,11 +77,11 @@ def ratio(G: np.ndarray, top: np.ndarray, v: np.ndarray) -> float:
     return float(q[top].mean() / q.mean())
 
 
-def cross_validated_contrast(G: np.ndarray, top: np.ndarray) -> float:
-    """The contrast direction fitted on the top's even ranks scored on its odd ranks and the other
-    way: the geometric mean of the two ratios."""
+def cross_validated_contrast(G: np.ndarray, N: np.ndarray, top: np.ndarray) -> float:
+    """The contrast direction (from N, G's normalised rows) fitted on the top's even ranks, scored
+    on G at its odd ranks, and the other way: the geometric mean of the two ratios."""
     halves = (top[0::2], top[1::2])
-    return geometric_mean([ratio(G, scored, contrast_direction(G, fitted))
+    return geometric_mean([ratio(G, scored, contrast_direction(N, fitted))
                            for fitted, scored in (halves, halves[::-1])])
 
 
@@ -98,11 +97,13 @@ def main():
     args = ap.parse_args()
 
     M = args.results / args.model
-    print("| task | method | pool | components | Table 2 KL ratio (measured) | component h | shared | contrast (cross-validated) | pool / 16 |")
+    print("| task | method | pool | components | Table 2 KL ratio (measured) | component h | shared | "
+          "contrast (cross-validated) | pool / 16 |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for task in args.tasks:
         signals, _ = io.read_pefs(M / "pefs" / task / "heldin.h5")
         G = np.asarray(signals["G"], np.float64)  # [m, r, d]
+        N = normalised_rows(G)  # each F_i at unit Frobenius norm
         for method in args.methods:
             for path in sorted((M / "decomp" / task).glob(f"{method}_c*_s0.h5")):
                 csv_path = M / "perturb" / task / f"{path.stem}.csv"
@@ -121,8 +122,8 @@ def main():
                     top = tops[c]
                     h = reject_similar(H, c, args.similarity_threshold).double().numpy()
                     found["component"].append(ratio(G, top, h))
-                    found["shared"].append(ratio(G, top, shared_direction(G[top])))
-                    found["contrast"].append(cross_validated_contrast(G, top))
+                    found["shared"].append(ratio(G, top, shared_direction(N[top])))
+                    found["contrast"].append(cross_validated_contrast(G, N, top))
                 cells = [f"{geometric_mean(found[k]):.2f} (max {max(found[k]):.2f})" for k in found]
                 table2 = f"{geometric_mean(measured.values()):.2f}" if measured else "– (not perturbed yet)"
                 print(f"| {task} | {path.stem} | {len(G)} | {len(chosen)} | {table2} | "
