@@ -1,11 +1,13 @@
 """CPU twin of kernels/sparse_projection.cu, compiled with numba.
 
-The hash below is a line-for-line copy of kernels/sparse_projection_core.cuh;
+The hashes below are line-for-line copies of kernels/sparse_projection_core.cuh;
 tests/test_projection.py compiles that header with g++ and checks both agree
 entry for entry, so the CPU and GPU matrices are the same matrix.
 
-The inner loops run over contiguous rows ([region, n_rows] tiles, [out_dim, n_rows]
-accumulators): one hash per (output, region) is reused for every row of the batch.
+Why the kernels are fast: within an output block every region is one cyclic shift, so
+a region's contribution to a block is a contiguous multiply-add of s floats (vectorised,
+in L1), and the hashing is per region, not per entry: one 64-bit hash per (region,
+block) and one 32-bit hash per input (vectorised), shared by every row of a call.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_SIGN_DOMAIN = np.uint64(0xD1B54A32D192ED03)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
 _ONE = np.uint64(1)
@@ -27,212 +30,196 @@ def mix64(z):
     return z ^ (z >> _S31)
 
 
+@numba.njit(cache=True, inline="always")
+def fmix32(h):
+    # every step cast back to 32 bits: numba widens uint32 arithmetic to 64 bits
+    h = np.uint32(h ^ (h >> np.uint32(16)))
+    h = np.uint32(h * np.uint32(0x85EBCA6B))
+    h = np.uint32(h ^ (h >> np.uint32(13)))
+    h = np.uint32(h * np.uint32(0xC2B2AE35))
+    return np.uint32(h ^ (h >> np.uint32(16)))
+
+
 @numba.njit(cache=True)
 def seed_key(seed):
     return mix64(np.uint64(seed) ^ _GOLDEN)
 
 
 @numba.njit(cache=True, inline="always")
-def entry(key, j, k, region_size):
-    """(offset in [0, region_size), sign) of output j's entry in region k."""
-    h = mix64(key ^ ((np.uint64(j) << _S32) | (np.uint64(k) & _LOW32)))
-    offset = np.int64(((h >> _S32) * np.uint64(region_size)) >> _S32)
-    sign = np.float32(1.0) if (h & _ONE) else np.float32(-1.0)
-    return offset, sign
+def sign_key(key):
+    return mix64(key ^ _SIGN_DOMAIN)
+
+
+@numba.njit(cache=True, inline="always")
+def shift(key, k, t, region_size):
+    """(cyclic shift in [0, region_size), sign) of region k within output block t."""
+    h = mix64(key ^ ((np.uint64(t) << _S32) | (np.uint64(k) & _LOW32)))
+    return (np.int64(((h >> _S32) * np.uint64(region_size)) >> _S32),
+            np.float32(2.0) * np.float32(h & _ONE) - np.float32(1.0))
+
+
+@numba.njit(cache=True, inline="always")
+def input_sign(region_seed, offset):
+    """Sign of the input at `offset` of the region whose sign seed is `region_seed`."""
+    return np.float32(np.int32(fmix32(np.uint32(offset) ^ region_seed) >> np.uint32(31)) * 2 - 1)
+
+
+@numba.njit(cache=True, inline="always")
+def region_sign_seed(skey, k):
+    return np.uint32(mix64(skey ^ np.uint64(k)) & _LOW32)
+
+
+@numba.njit(cache=True, inline="always")
+def region_parameters(key, skey, k, region_size, signs, shifts, flips):
+    """Region k's input signs [region_size] and its shift and sign in every output block."""
+    seed = region_sign_seed(skey, k)
+    for o in range(region_size):
+        signs[o] = input_sign(seed, o)
+    for t in range(shifts.shape[0]):
+        shifts[t], flips[t] = shift(key, k, t, region_size)
 
 
 @numba.njit(cache=True)
 def entry_table(key, out_dim, n_regions, region_size):
     """Dense (offset, sign) tables [out_dim, n_regions]; for tests and references."""
+    skey = sign_key(key)
     offsets = np.empty((out_dim, n_regions), np.int64)
     signs = np.empty((out_dim, n_regions), np.float32)
-    for j in range(out_dim):
-        for k in range(n_regions):
-            offsets[j, k], signs[j, k] = entry(key, j, k, region_size)
+    for k in range(n_regions):
+        seed = region_sign_seed(skey, k)
+        for j in range(out_dim):
+            b, flip = shift(key, k, j // region_size, region_size)
+            offsets[j, k] = (j % region_size + b) % region_size
+            signs[j, k] = flip * input_sign(seed, offsets[j, k])
     return offsets, signs
 
 
 @numba.njit(cache=True, inline="always")
-def region_entries(key, k, base, region_size, cols, signs):
-    """Columns (relative to the block) and signs of every output's entry in region k.
-
-    Branch-free over outputs, so LLVM vectorises the hashing; the gathers that
-    use them run in a separate loop.
-    """
-    kk = key ^ (np.uint64(k) & _LOW32)
-    s64 = np.uint64(region_size)
-    for j in range(cols.shape[0]):
-        h = mix64(kk ^ (np.uint64(j) << _S32))
-        cols[j] = base + np.int64(((h >> _S32) * s64) >> _S32)
-        signs[j] = np.float32(2.0) * np.float32(h & _ONE) - np.float32(1.0)
+def _chunk_bounds(start, length, region_size, n_threads):
+    k_first = start // region_size
+    n_regions = (start + length - 1) // region_size - k_first + 1
+    return k_first, n_regions, min(n_threads, n_regions)
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def forward(x, start, out_dim, region_size, key, scale, yt, n_threads, regions_per_tile):
-    """yt[j, :] += scale * sum_k sign(j,k) * x[:, k*s + off(j,k) - start]  (two or more rows).
+def forward(x, start, out_dim, region_size, key, scale, y, n_threads):
+    """y[r, :] += scale * A[:, start:start+length] x[r, :].
 
     x: [n_rows, length] float32 (C order), columns [start, start+length) of the input, in the
-    layout a gradient block is produced in (no transposed copy of the whole block is made).
-    yt: [out_dim, n_rows] float32, accumulated into.
-    Each thread owns a contiguous range of regions and a private accumulator [out_dim, n_rows].
-    `regions_per_tile` consecutive regions of every row are first copied into a row-transposed
-    tile [regions * s, n_rows] that stays in cache; then each output gathers its entries of all
-    those regions into its accumulator line, so that line is read and written once per tile
-    instead of once per region (the accumulator is too big for L1, the tile is not).
+    layout a gradient block is produced in. y: [n_rows, out_dim] float32, accumulated into.
+    Each thread owns a contiguous range of regions and a private accumulator [n_rows, out_dim];
+    per region it hashes once, writes the signed region twice into a buffer (so that every
+    cyclic shift is a contiguous slice of it) and adds one slice into each output block.
     """
     n_rows, length = x.shape
-    k_first = start // region_size
-    n_regions = (start + length - 1) // region_size - k_first + 1
-    n_chunks = min(n_threads, n_regions)
-    partial = np.zeros((n_chunks, out_dim, n_rows), np.float32)
+    s = region_size
+    n_blocks = -(-out_dim // s)
+    skey = sign_key(key)
+    k_first, n_regions, n_chunks = _chunk_bounds(start, length, s, n_threads)
+    partial = np.zeros((n_chunks, n_rows, out_dim), np.float32)
     for c in numba.prange(n_chunks):
         acc = partial[c]
-        cols = np.empty((regions_per_tile, out_dim), np.int64)
-        signs = np.empty((regions_per_tile, out_dim), np.float32)
-        tile = np.zeros((regions_per_tile * region_size, n_rows), np.float32)
-        k_lo = k_first + (n_regions * c) // n_chunks
-        k_hi = k_first + (n_regions * (c + 1)) // n_chunks
-        for k0 in range(k_lo, k_hi, regions_per_tile):
-            n_tile = min(regions_per_tile, k_hi - k0)
-            base = k0 * region_size - start
-            lo, hi = max(base, 0), min(base + n_tile * region_size, length)  # the tile's part inside the block
-            if lo > base or hi < base + n_tile * region_size:  # partial regions: the rest belongs to other blocks
-                tile[:] = 0.0
+        signs = np.empty(s, np.float32)
+        shifts = np.empty(n_blocks, np.int64)
+        flips = np.empty(n_blocks, np.float32)
+        doubled = np.empty(2 * s, np.float32)
+        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
+            region_parameters(key, skey, k, s, signs, shifts, flips)
+            base = k * s - start
+            lo, hi = max(base, 0), min(base + s, length)  # the region's part inside this block
             for r in range(n_rows):
-                for col in range(lo, hi):
-                    tile[col - base, r] = x[r, col]
-            for i in range(n_tile):
-                region_entries(key, k0 + i, i * region_size, region_size, cols[i], signs[i])
-            for j in range(out_dim):
-                target = acc[j]
-                for i in range(n_tile):
-                    row = tile[cols[i, j]]
-                    sign = signs[i, j]
-                    for r in range(n_rows):
-                        target[r] += sign * row[r]
+                if lo > base or hi < base + s:  # a region shared with the neighbouring blocks
+                    doubled[:] = 0.0
+                    for col in range(lo, hi):
+                        doubled[col - base] = signs[col - base] * x[r, col]
+                        doubled[col - base + s] = doubled[col - base]
+                else:
+                    region = x[r][base:base + s]  # 1-D slices of rows: numba vectorises them
+                    for o in range(s):
+                        v = signs[o] * region[o]
+                        doubled[o] = v
+                        doubled[o + s] = v
+                for t in range(n_blocks):
+                    first = t * s
+                    width = min(s, out_dim - first)
+                    target = acc[r][first:first + width]
+                    source = doubled[shifts[t]:shifts[t] + width]
+                    flip = flips[t]
+                    for i in range(width):
+                        target[i] += flip * source[i]
     for c in range(n_chunks):
-        for j in range(out_dim):
-            for r in range(n_rows):
-                yt[j, r] += scale * partial[c, j, r]
+        for r in range(n_rows):
+            for j in range(out_dim):
+                y[r, j] += scale * partial[c, r, j]
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def forward_row(x, start, out_dim, region_size, key, scale, y, n_threads):
-    """forward() for one row: y[j] += scale * sum_k sign(j,k) * x[k*s + off(j,k) - start].
+def transpose(y, start, length, region_size, key, scale, x, n_threads):
+    """x[r, :] = scale * A[:, start:start+length]^T y[r, :].
 
-    x: [length] float32, y: [out_dim] float32 (accumulated into). With one row the hash is
-    the main cost, so there is no tile: each region's entries are hashed (vectorised) and
-    gathered straight from x, whose region slice is in L1. FPC's and the operator norm's
-    A u passes are single rows."""
-    length = x.shape[0]
-    k_first = start // region_size
-    n_regions = (start + length - 1) // region_size - k_first + 1
-    n_chunks = min(n_threads, n_regions)
-    partial = np.zeros((n_chunks, out_dim), np.float32)
-    for c in numba.prange(n_chunks):
-        acc = partial[c]
-        cols = np.empty(out_dim, np.int64)
-        signs = np.empty(out_dim, np.float32)
-        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
-            base = k * region_size - start
-            region_entries(key, k, base, region_size, cols, signs)
-            if base >= 0 and base + region_size <= length:
-                for j in range(out_dim):
-                    acc[j] += signs[j] * x[cols[j]]
-            else:  # a region shared with the neighbouring blocks: only its columns inside this one
-                for j in range(out_dim):
-                    col = cols[j]
-                    if col >= 0 and col < length:
-                        acc[j] += signs[j] * x[col]
-    for c in range(n_chunks):
-        for j in range(out_dim):
-            y[j] += scale * partial[c, j]
-
-
-@numba.njit(cache=True, parallel=True)
-def transpose(yt, start, length, region_size, key, scale, xt, n_threads):
-    """xt[c, :] += scale * sum_j sign(j,k) * yt[j, :] for the entries landing on c.
-
-    yt: [out_dim, n_rows], xt: [length, n_rows] (columns [start, start+length)).
-    Parallel over ranges of regions: a region's columns are written by one
-    thread only, so no reduction is needed.
+    y: [n_rows, out_dim], x: [n_rows, length] (every entry written). Input entry (k, o) of
+    block t takes output t*s + (o - shift) mod s: with each output block written twice into a
+    buffer, a region's column sums are one contiguous slice per block. Parallel over ranges of
+    regions: a region's columns are written by one thread only.
     """
-    out_dim, n_rows = yt.shape
-    k_first = start // region_size
-    n_regions = (start + length - 1) // region_size - k_first + 1
-    n_chunks = min(n_threads, n_regions)
+    n_rows, out_dim = y.shape
+    s = region_size
+    n_blocks = -(-out_dim // s)
+    skey = sign_key(key)
+    doubled = np.zeros((n_rows, n_blocks, 2 * s), np.float32)  # the last block zero-padded to s
+    for r in range(n_rows):
+        for t in range(n_blocks):
+            first = t * s
+            for i in range(min(s, out_dim - first)):
+                doubled[r, t, i] = y[r, first + i]
+                doubled[r, t, i + s] = y[r, first + i]
+    k_first, n_regions, n_chunks = _chunk_bounds(start, length, s, n_threads)
     for c in numba.prange(n_chunks):
-        cols = np.empty(out_dim, np.int64)
-        signs = np.empty(out_dim, np.float32)
+        signs = np.empty(s, np.float32)
+        shifts = np.empty(n_blocks, np.int64)
+        flips = np.empty(n_blocks, np.float32)
+        sums = np.empty(s, np.float32)
         for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
-            base = k * region_size - start
-            region_entries(key, k, base, region_size, cols, signs)
-            inside = base >= 0 and base + region_size <= length
-            for j in range(out_dim):
-                col = cols[j]
-                if not inside and (col < 0 or col >= length):
-                    continue
-                sign = scale * signs[j]
-                for r in range(n_rows):
-                    xt[col, r] += sign * yt[j, r]
-
-
-@numba.njit(cache=True, parallel=True)
-def transpose_row(y, start, length, region_size, key, scale, x, n_threads):
-    """transpose() for one row: x[c] += scale * sum_j sign(j,k) * y[j] over the j landing on c.
-
-    y: [out_dim], x: [length]. Same region ranges per thread as transpose()."""
-    out_dim = y.shape[0]
-    k_first = start // region_size
-    n_regions = (start + length - 1) // region_size - k_first + 1
-    n_chunks = min(n_threads, n_regions)
-    scaled = y * scale
-    for c in numba.prange(n_chunks):
-        cols = np.empty(out_dim, np.int64)
-        signs = np.empty(out_dim, np.float32)
-        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
-            base = k * region_size - start
-            region_entries(key, k, base, region_size, cols, signs)
-            if base >= 0 and base + region_size <= length:
-                for j in range(out_dim):
-                    x[cols[j]] += signs[j] * scaled[j]
-            else:
-                for j in range(out_dim):
-                    col = cols[j]
-                    if col >= 0 and col < length:
-                        x[col] += signs[j] * scaled[j]
+            region_parameters(key, skey, k, s, signs, shifts, flips)
+            base = k * s - start
+            lo, hi = max(base, 0), min(base + s, length)
+            for r in range(n_rows):
+                sums[:] = 0.0
+                for t in range(n_blocks):
+                    source = doubled[r][t][s - shifts[t]:2 * s - shifts[t]]
+                    flip = flips[t]
+                    for o in range(s):
+                        sums[o] += flip * source[o]
+                out = x[r]
+                for col in range(lo, hi):
+                    out[col] = scale * signs[col - base] * sums[col - base]
 
 
 @numba.njit(cache=True)
 def column_entries(key, out_dim, region_size, indices):
     """Non-zeros of the columns `indices` (sorted, distinct) of A: (output row, position in
-    `indices`, sign) triples. Each output takes one entry per region, so one pass over the
-    outputs per touched region finds every non-zero of that region's selected columns.
-    Two passes (count, then fill) keep the arrays' sizes fixed."""
-    position_of = np.full(region_size, -1, np.int64)
-    cols = np.empty(out_dim, np.int64)
-    sgn = np.empty(out_dim, np.float32)
-    total = 0
-    for fill in range(2):
-        if fill:
-            rows = np.empty(total, np.int64)
-            positions = np.empty(total, np.int64)
-            signs = np.empty(total, np.float32)
-        count, i = 0, 0
-        while i < len(indices):
-            k = indices[i] // region_size
-            first = i
-            while i < len(indices) and indices[i] // region_size == k:
-                position_of[indices[i] - k * region_size] = i
-                i += 1
-            region_entries(key, k, 0, region_size, cols, sgn)
-            for j in range(out_dim):
-                p = position_of[cols[j]]
-                if p >= 0:
-                    if fill:
-                        rows[count], positions[count], signs[count] = j, p, sgn[j]
-                    count += 1
-            for q in range(first, i):
-                position_of[indices[q] - k * region_size] = -1
-        total = count
-    return rows, positions, signs
+    `indices`, sign) triples; a column has one non-zero per output block (fewer where the last,
+    shorter block misses it)."""
+    s = region_size
+    n_blocks = -(-out_dim // s)
+    skey = sign_key(key)
+    rows = np.empty(len(indices) * n_blocks, np.int64)
+    positions = np.empty(len(indices) * n_blocks, np.int64)
+    signs = np.empty(len(indices) * n_blocks, np.float32)
+    shifts = np.empty(n_blocks, np.int64)
+    flips = np.empty(n_blocks, np.float32)
+    count, k_loaded, seed = 0, -1, np.uint32(0)
+    for p in range(len(indices)):
+        k, o = indices[p] // s, indices[p] % s
+        if k != k_loaded:  # sorted indices: each region's hashes once
+            seed = region_sign_seed(skey, k)
+            for t in range(n_blocks):
+                shifts[t], flips[t] = shift(key, k, t, s)
+            k_loaded = k
+        sign = input_sign(seed, o)
+        for t in range(n_blocks):
+            j = t * s + (o - shifts[t] + s) % s
+            if j < out_dim:
+                rows[count], positions[count], signs[count] = j, p, flips[t] * sign
+                count += 1
+    return rows[:count], positions[:count], signs[:count]

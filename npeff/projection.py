@@ -1,12 +1,23 @@
 """Seeded sparse random projection (paper Appendix A), never materialised.
 
-A [out_dim, in_dim]: the input is cut into regions of `region_size`
-consecutive entries; every output takes one entry of every region, with a
-random offset and a random sign drawn from a counter-based hash of
-(seed, output index, region index). With region_size = out_dim // density,
-every input entry lands in `density` outputs on average. The scale
-sqrt(region_size / out_dim) makes E[<Ax, Ay>] = <x, y> exactly (the last
-region is zero-padded, so the expectation holds for every entry).
+A [out_dim, in_dim], with s = region_size = out_dim // density: the input is cut
+into regions of s consecutive entries, the output into blocks of s consecutive
+entries (density blocks when density divides out_dim). Within output block t,
+region k is cyclically shifted by a hashed shift(k, t) and multiplied by a hashed
+sign flip(k, t) and by hashed per-input signs: output t*s + i takes region k's
+entry at offset (i + shift(k, t)) mod s. So every output takes one entry of every
+region and every input lands in exactly one output per block: the block
+construction of sparse JL (Kane & Nelson 2014), with shifts for its hash. The
+scale sqrt(s / out_dim) makes E[<Ax, Ay>] = <x, y> (the last region is
+zero-padded, so the expectation holds for every entry); the diagonal terms are
+exact (each input lands in density outputs, not in a random number of them).
+
+Why shifts: a region's contribution to a block is then one contiguous
+multiply-add, and hashing is per region and block, not per entry. The first
+version hashed every (output, region) pair (density hashes per input entry) and
+ran ~18x slower on the CPU (README, "The sparse random projection").
+Two shifted regions collide on whole diagonals; the per-input signs make those
+collisions independent terms, so <Ax, Ay> has the variance of independent hashing.
 
 CPU arrays go through the numba twin (npeff/_cpu_projection.py), CUDA tensors
 through the CuPy RawModule kernel (kernels/sparse_projection.cu); both hash
@@ -26,6 +37,7 @@ import torch
 from npeff import _cpu_projection as cpu
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
+VERSION = 2  # of the matrix's construction: 1 hashed every (output, region) pair; 2 shifts regions
 _DENSE_LIMIT = 2**28  # entries (1 GiB); dense() is for tests and small references
 
 
@@ -75,11 +87,15 @@ class SparseProjection:
         return int(cpu.seed_key(self.seed))
 
     def attrs(self) -> dict:
-        """Everything that defines the matrix, for HDF5 attributes."""
-        return {f"projection_{k}": int(v) for k, v in asdict(self).items()}
+        """Everything that defines the matrix, for HDF5 attributes (with the construction's version)."""
+        return {**{f"projection_{k}": int(v) for k, v in asdict(self).items()}, "projection_version": VERSION}
 
     @classmethod
     def from_attrs(cls, attrs) -> "SparseProjection":
+        version = int(attrs.get("projection_version", 1))
+        if version != VERSION:
+            raise ValueError(f"these projected signals were made with version {version} of the sparse projection, "
+                             f"this code defines version {VERSION}: a different matrix; recompute them with this code")
         return cls(**{k: int(attrs[f"projection_{k}"]) for k in ("in_dim", "out_dim", "seed", "density")})
 
     # ------------------------------------------------------------------ apply
@@ -113,31 +129,18 @@ class SparseProjection:
     def _apply(self, direction: str, a, start: int, length: int):
         """One kernel on `a` flattened to rows: [rows, in_width] -> [rows, out_width], where the
         widths are (length, out_dim) forward and (out_dim, length) transposed. CUDA tensors go
-        to the CuPy kernel; everything else to the numba twin (row-transposed outputs)."""
+        to the CuPy kernel; everything else to the numba twin."""
         if isinstance(a, torch.Tensor) and a.is_cuda:
             return _cuda_apply(self, direction, a.detach().reshape(-1, a.shape[-1]), start, length)
-        a2 = _as_numpy_2d(a, a.shape[-1])
+        a2 = np.ascontiguousarray(_as_numpy_2d(a, a.shape[-1]))  # [rows, width]
         args = (np.uint64(self.key), np.float32(self.scale))
-        n_rows, threads = a2.shape[0], numba.get_num_threads()
         if direction == "forward":
-            result_t = np.zeros((self.out_dim, n_rows), np.float32)
-            if n_rows == 1:
-                cpu.forward_row(np.ascontiguousarray(a2[0]), start, self.out_dim, self.region_size, *args,
-                                result_t[:, 0], threads)
-            else:
-                cpu.forward(np.ascontiguousarray(a2), start, self.out_dim, self.region_size, *args, result_t,
-                            threads, _regions_per_tile(self.region_size, n_rows))
+            result = np.zeros((a2.shape[0], self.out_dim), np.float32)
+            cpu.forward(a2, start, self.out_dim, self.region_size, *args, result, numba.get_num_threads())
         else:
-            result_t = np.zeros((length, n_rows), np.float32)
-            if n_rows == 1:
-                cpu.transpose_row(np.ascontiguousarray(a2[0]), start, length, self.region_size, *args,
-                                  result_t[:, 0], threads)
-            else:
-                cpu.transpose(np.ascontiguousarray(a2.T), start, length, self.region_size, *args, result_t,
-                              threads)
-        if isinstance(a, torch.Tensor):
-            return torch.from_numpy(np.ascontiguousarray(result_t.T))
-        return result_t.T
+            result = np.empty((a2.shape[0], length), np.float32)
+            cpu.transpose(a2, start, length, self.region_size, *args, result, numba.get_num_threads())
+        return torch.from_numpy(result) if isinstance(a, torch.Tensor) else result
 
     def dense(self) -> np.ndarray:
         """The matrix itself, [out_dim, in_dim] float32 (small sizes only)."""
@@ -180,14 +183,6 @@ class SparseProjection:
                              f"dimension {self.in_dim} of this projection")
 
 
-_TILE_BYTES = 2**17  # the forward kernel's row-transposed tile: well inside L2, next to the accumulator
-
-
-def _regions_per_tile(region_size: int, n_rows: int) -> int:
-    """Regions the CPU forward kernel gathers from per pass over its accumulator."""
-    return max(1, _TILE_BYTES // (4 * region_size * n_rows))
-
-
 def _as_numpy_2d(a, length: int) -> np.ndarray:
     if isinstance(a, torch.Tensor):
         a = a.detach().to("cpu", torch.float32).numpy()
@@ -198,7 +193,6 @@ def _as_numpy_2d(a, length: int) -> np.ndarray:
 _MAX_CHUNKS = 256  # forward: at most this many partial outputs per call ([chunks, rows, out_dim] floats)
 _MIN_REGIONS_PER_CHUNK = 64  # and at least this many regions hashed per thread
 _PARTIAL_FLOATS = 2**26  # and at most 256 MB of partial outputs
-_SHARED_FLOATS = 12_288  # transpose: 48 KB of shared memory per block, the default limit
 
 
 @lru_cache(maxsize=None)
@@ -213,41 +207,51 @@ def _cuda_module():
     return cupy.RawModule(code=source, options=("--std=c++14",))
 
 
+_THREADS = 128  # per CUDA block
+_ROWS_PER_THREAD = 8  # ROWS_PER_THREAD in kernels/sparse_projection.cu
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """One kernel launch: the output buffer's shape ([chunks, rows, out_dim] partial sums forward,
+    [rows, length] transposed), grid, block and the arguments after (input, output)."""
+
+    kernel: str
+    output_shape: tuple
+    grid: tuple
+    block: tuple
+    args: tuple
+
+
+def _cuda_launch(proj: SparseProjection, direction: str, n_rows: int, start: int, length: int) -> _Launch:
+    """The launch configuration, apart from the GPU so a host emulation of the kernels
+    (tests/test_projection.py) runs exactly what the GPU runs."""
+    common = (np.int64(n_rows), np.int64(length), np.int64(start), np.int64(proj.out_dim),
+              np.int64(proj.region_size), np.uint64(proj.key), np.float32(proj.scale))
+    row_groups = -(-n_rows // _ROWS_PER_THREAD)
+    if direction == "forward":
+        # chunks of regions, summed after: enough threads for the GPU, in a fixed order
+        k_first = start // proj.region_size
+        n_regions = (start + length - 1) // proj.region_size - k_first + 1  # regions the block touches
+        max_chunks = max(1, min(_MAX_CHUNKS, _PARTIAL_FLOATS // (n_rows * proj.out_dim)))
+        regions_per_chunk = max(_MIN_REGIONS_PER_CHUNK, -(-n_regions // max_chunks))
+        n_chunks = -(-n_regions // regions_per_chunk)
+        return _Launch("project_forward", (n_chunks, n_rows, proj.out_dim),
+                       (-(-proj.out_dim // _THREADS), row_groups, n_chunks), (_THREADS, 1, 1),
+                       common + (np.int64(regions_per_chunk),))
+    return _Launch("project_transpose", (n_rows, length), (-(-length // _THREADS), row_groups, 1), (_THREADS, 1, 1),
+                   common)
+
+
 def _cuda_apply(proj: SparseProjection, direction: str, a: torch.Tensor, start: int, length: int):
     """Launch one kernel on a [n_rows, *] CUDA tensor; returns a torch tensor."""
     import cupy
 
     module = _cuda_module()
     a = a.to(torch.float32).contiguous()
-    n_rows = a.shape[0]
-    common = (np.int64(n_rows), np.int64(length), np.int64(start), np.int64(proj.out_dim),
-              np.int64(proj.region_size), np.uint64(proj.key), np.float32(proj.scale))
+    launch = _cuda_launch(proj, direction, a.shape[0], start, length)
+    out = torch.empty(launch.output_shape, dtype=torch.float32, device=a.device)
     stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(a.device).cuda_stream)
-    k_first = start // proj.region_size
-    n_regions = (start + length - 1) // proj.region_size - k_first + 1  # regions the block touches
     with cupy.cuda.Device(a.device.index), stream:
-        if direction == "forward":
-            # chunks of regions, summed after: enough threads for the GPU, in a fixed order
-            max_chunks = max(1, min(_MAX_CHUNKS, _PARTIAL_FLOATS // (n_rows * proj.out_dim)))
-            regions_per_chunk = max(_MIN_REGIONS_PER_CHUNK, -(-n_regions // max_chunks))
-            n_chunks = -(-n_regions // regions_per_chunk)
-            partial = torch.empty((n_chunks, n_rows, proj.out_dim), dtype=torch.float32, device=a.device)
-            threads = 128
-            grid = (-(-proj.out_dim // threads), -(-n_rows // 8), n_chunks)
-            module.get_function("project_forward")(
-                grid, (threads,), (cupy.asarray(a), cupy.asarray(partial)) + common + (np.int64(regions_per_chunk),))
-            result = partial.sum(0)
-        elif proj.region_size <= _SHARED_FLOATS:  # one block per region, its columns in shared memory
-            result = torch.empty((n_rows, length), dtype=torch.float32, device=a.device)
-            rows_per_block = max(1, min(n_rows, 8, _SHARED_FLOATS // proj.region_size))
-            grid = (n_regions, -(-n_rows // rows_per_block))
-            module.get_function("project_transpose")(
-                grid, (256,), (cupy.asarray(a), cupy.asarray(result)) + common + (np.int64(rows_per_block),),
-                shared_mem=4 * rows_per_block * proj.region_size)
-        else:
-            result = torch.zeros((n_rows, length), dtype=torch.float32, device=a.device)
-            threads = 128
-            grid = (-(-(n_regions * n_rows) // threads),)
-            module.get_function("project_transpose_serial")(
-                grid, (threads,), (cupy.asarray(a), cupy.asarray(result)) + common)
-    return result
+        module.get_function(launch.kernel)(launch.grid, launch.block, (cupy.asarray(a), cupy.asarray(out)) + launch.args)
+    return out.sum(0) if direction == "forward" else out

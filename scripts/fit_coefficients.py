@@ -10,7 +10,7 @@ def main(*, decomposition, signals, outputs, steps, device):
     """signals: the held-out PEFs (or gradients) of the decomposition's kind; steps: W-only updates."""
     arrays, dec_attrs = io.read_decomposition(decomposition)
     held_out, attrs = io.read_pefs(signals)
-    for key in ("projection_seed", "projection_out_dim", "projection_in_dim"):
+    for key in ("projection_seed", "projection_out_dim", "projection_in_dim", "projection_density", "projection_version"):
         if dec_attrs.get(key) != attrs.get(key):
             raise ValueError(f"{signals} and {decomposition} disagree on {key}: "
                              f"{attrs.get(key)} vs {dec_attrs.get(key)}")

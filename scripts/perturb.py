@@ -65,7 +65,7 @@ def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outpu
 
     projection = SparseProjection.from_attrs(dec_attrs)
     norm_info = json.loads(Path(operator_norm).read_text())
-    if {k: norm_info[k] for k in projection.attrs()} != projection.attrs():
+    if {k: norm_info.get(k) for k in projection.attrs()} != projection.attrs():
         raise ValueError(f"{operator_norm} is for another projection than {decomposition}")
 
     model, tokenizer = load_model(model_dir, device)
