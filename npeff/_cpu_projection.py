@@ -102,14 +102,16 @@ def _chunk_bounds(start, length, region_size, n_threads):
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def forward(x, start, out_dim, region_size, key, scale, y, n_threads):
+def forward(x, start, out_dim, region_size, key, scale, y, n_threads, regions_per_tile):
     """y[r, :] += scale * A[:, start:start+length] x[r, :].
 
     x: [n_rows, length] float32 (C order), columns [start, start+length) of the input, in the
     layout a gradient block is produced in. y: [n_rows, out_dim] float32, accumulated into.
-    Each thread owns a contiguous range of regions and a private accumulator [n_rows, out_dim];
-    per region it hashes once, writes the signed region twice into a buffer (so that every
-    cyclic shift is a contiguous slice of it) and adds one slice into each output block.
+    Each thread owns a contiguous range of regions and a private accumulator [n_rows, out_dim].
+    Per tile of `regions_per_tile` regions it hashes once; then, row by row (so that the row's
+    accumulator stays in cache for the whole tile), it writes each signed region twice into a
+    buffer (every cyclic shift is then a contiguous slice of it) and adds one slice into each
+    output block.
     """
     n_rows, length = x.shape
     s = region_size
@@ -119,34 +121,41 @@ def forward(x, start, out_dim, region_size, key, scale, y, n_threads):
     partial = np.zeros((n_chunks, n_rows, out_dim), np.float32)
     for c in numba.prange(n_chunks):
         acc = partial[c]
-        signs = np.empty(s, np.float32)
-        shifts = np.empty(n_blocks, np.int64)
-        flips = np.empty(n_blocks, np.float32)
+        signs = np.empty((regions_per_tile, s), np.float32)
+        shifts = np.empty((regions_per_tile, n_blocks), np.int64)
+        flips = np.empty((regions_per_tile, n_blocks), np.float32)
         doubled = np.empty(2 * s, np.float32)
-        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
-            region_parameters(key, skey, k, s, signs, shifts, flips)
-            base = k * s - start
-            lo, hi = max(base, 0), min(base + s, length)  # the region's part inside this block
+        k_hi = k_first + (n_regions * (c + 1)) // n_chunks
+        for k0 in range(k_first + (n_regions * c) // n_chunks, k_hi, regions_per_tile):
+            n_tile = min(regions_per_tile, k_hi - k0)
+            for i in range(n_tile):
+                region_parameters(key, skey, k0 + i, s, signs[i], shifts[i], flips[i])
             for r in range(n_rows):
-                if lo > base or hi < base + s:  # a region shared with the neighbouring blocks
-                    doubled[:] = 0.0
-                    for col in range(lo, hi):
-                        doubled[col - base] = signs[col - base] * x[r, col]
-                        doubled[col - base + s] = doubled[col - base]
-                else:
-                    region = x[r][base:base + s]  # 1-D slices of rows: numba vectorises them
-                    for o in range(s):
-                        v = signs[o] * region[o]
-                        doubled[o] = v
-                        doubled[o + s] = v
-                for t in range(n_blocks):
-                    first = t * s
-                    width = min(s, out_dim - first)
-                    target = acc[r][first:first + width]
-                    source = doubled[shifts[t]:shifts[t] + width]
-                    flip = flips[t]
-                    for i in range(width):
-                        target[i] += flip * source[i]
+                row_acc = acc[r]  # 1-D slices of rows: numba vectorises them
+                row = x[r]
+                for i in range(n_tile):
+                    base = (k0 + i) * s - start
+                    lo, hi = max(base, 0), min(base + s, length)  # the region's part inside this block
+                    sign = signs[i]
+                    if lo > base or hi < base + s:  # a region shared with the neighbouring blocks
+                        doubled[:] = 0.0
+                        for col in range(lo, hi):
+                            doubled[col - base] = sign[col - base] * row[col]
+                            doubled[col - base + s] = doubled[col - base]
+                    else:
+                        region = row[base:base + s]
+                        for o in range(s):
+                            v = sign[o] * region[o]
+                            doubled[o] = v
+                            doubled[o + s] = v
+                    for t in range(n_blocks):
+                        first = t * s
+                        width = min(s, out_dim - first)
+                        target = row_acc[first:first + width]
+                        source = doubled[shifts[i, t]:shifts[i, t] + width]
+                        flip = flips[i, t]
+                        for j in range(width):
+                            target[j] += flip * source[j]
     for c in range(n_chunks):
         for r in range(n_rows):
             for j in range(out_dim):
@@ -154,13 +163,14 @@ def forward(x, start, out_dim, region_size, key, scale, y, n_threads):
 
 
 @numba.njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def transpose(y, start, length, region_size, key, scale, x, n_threads):
+def transpose(y, start, length, region_size, key, scale, x, n_threads, regions_per_tile):
     """x[r, :] = scale * A[:, start:start+length]^T y[r, :].
 
     y: [n_rows, out_dim], x: [n_rows, length] (every entry written). Input entry (k, o) of
     block t takes output t*s + (o - shift) mod s: with each output block written twice into a
     buffer, a region's column sums are one contiguous slice per block. Parallel over ranges of
-    regions: a region's columns are written by one thread only.
+    regions (a region's columns are written by one thread only), hashed per tile of regions and
+    swept row by row within a tile, as in forward().
     """
     n_rows, out_dim = y.shape
     s = region_size
@@ -175,24 +185,30 @@ def transpose(y, start, length, region_size, key, scale, x, n_threads):
                 doubled[r, t, i + s] = y[r, first + i]
     k_first, n_regions, n_chunks = _chunk_bounds(start, length, s, n_threads)
     for c in numba.prange(n_chunks):
-        signs = np.empty(s, np.float32)
-        shifts = np.empty(n_blocks, np.int64)
-        flips = np.empty(n_blocks, np.float32)
+        signs = np.empty((regions_per_tile, s), np.float32)
+        shifts = np.empty((regions_per_tile, n_blocks), np.int64)
+        flips = np.empty((regions_per_tile, n_blocks), np.float32)
         sums = np.empty(s, np.float32)
-        for k in range(k_first + (n_regions * c) // n_chunks, k_first + (n_regions * (c + 1)) // n_chunks):
-            region_parameters(key, skey, k, s, signs, shifts, flips)
-            base = k * s - start
-            lo, hi = max(base, 0), min(base + s, length)
+        k_hi = k_first + (n_regions * (c + 1)) // n_chunks
+        for k0 in range(k_first + (n_regions * c) // n_chunks, k_hi, regions_per_tile):
+            n_tile = min(regions_per_tile, k_hi - k0)
+            for i in range(n_tile):
+                region_parameters(key, skey, k0 + i, s, signs[i], shifts[i], flips[i])
             for r in range(n_rows):
-                sums[:] = 0.0
-                for t in range(n_blocks):
-                    source = doubled[r][t][s - shifts[t]:2 * s - shifts[t]]
-                    flip = flips[t]
-                    for o in range(s):
-                        sums[o] += flip * source[o]
+                blocks = doubled[r]
                 out = x[r]
-                for col in range(lo, hi):
-                    out[col] = scale * signs[col - base] * sums[col - base]
+                for i in range(n_tile):
+                    base = (k0 + i) * s - start
+                    lo, hi = max(base, 0), min(base + s, length)
+                    sums[:] = 0.0
+                    for t in range(n_blocks):
+                        source = blocks[t][s - shifts[i, t]:2 * s - shifts[i, t]]
+                        flip = flips[i, t]
+                        for o in range(s):
+                            sums[o] += flip * source[o]
+                    sign = signs[i]
+                    for col in range(lo, hi):
+                        out[col] = scale * sign[col - base] * sums[col - base]
 
 
 @numba.njit(cache=True)

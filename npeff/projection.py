@@ -134,12 +134,13 @@ class SparseProjection:
             return _cuda_apply(self, direction, a.detach().reshape(-1, a.shape[-1]), start, length)
         a2 = np.ascontiguousarray(_as_numpy_2d(a, a.shape[-1]))  # [rows, width]
         args = (np.uint64(self.key), np.float32(self.scale))
+        tile = max(1, _TILE_FLOATS // self.region_size)
         if direction == "forward":
             result = np.zeros((a2.shape[0], self.out_dim), np.float32)
-            cpu.forward(a2, start, self.out_dim, self.region_size, *args, result, numba.get_num_threads())
+            cpu.forward(a2, start, self.out_dim, self.region_size, *args, result, numba.get_num_threads(), tile)
         else:
             result = np.empty((a2.shape[0], length), np.float32)
-            cpu.transpose(a2, start, length, self.region_size, *args, result, numba.get_num_threads())
+            cpu.transpose(a2, start, length, self.region_size, *args, result, numba.get_num_threads(), tile)
         return torch.from_numpy(result) if isinstance(a, torch.Tensor) else result
 
     def dense(self) -> np.ndarray:
@@ -181,6 +182,9 @@ class SparseProjection:
         if start < 0 or length < 1 or start + length > self.in_dim:
             raise ValueError(f"{what}: columns [{start}, {start + length}) fall outside the input "
                              f"dimension {self.in_dim} of this projection")
+
+
+_TILE_FLOATS = 8192  # CPU kernels: the input signs of this many entries' regions are hashed at once (32 KB)
 
 
 def _as_numpy_2d(a, length: int) -> np.ndarray:
