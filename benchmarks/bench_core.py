@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from npeff.decompose import pef_frobenius_norms, step_pass
-from npeff.models import ParameterSelection
+from npeff.models import ParameterSelection, random_model
 from npeff.pef import compute_pefs
 from npeff.projection import SparseProjection
 from npeff.tasks import LabelTokenTask
@@ -78,13 +78,9 @@ def bench_projection(device: str, quick: bool) -> list[dict]:
 
 
 def smollm2_135m_shaped(device: str):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
-                         num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=2048,
-                         tie_word_embeddings=True, attn_implementation="eager")
-    return LlamaForCausalLM(config).eval().to(device)
+    """SmolLM2-135M's architecture with random weights (benchmarks/architectures/smollm2-135m.json)."""
+    model, _ = random_model(Path(__file__).parent / "architectures" / "smollm2-135m.json", device=device)
+    return model
 
 
 def naive_pefs(model, batch, task, params, proj):

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import timed  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
-from npeff.models import ParameterSelection, load_model  # noqa: E402
+from npeff.models import ParameterSelection, load_model, random_model  # noqa: E402
 from npeff.pef import compute_pefs  # noqa: E402
 from npeff.projection import SparseProjection  # noqa: E402
 from npeff.runtime import device_name  # noqa: E402
@@ -61,7 +61,7 @@ def main():
     cfg = yaml.safe_load(args.config.read_text())
     model_name = cfg["model"]["name"]
     if args.architecture:
-        model, tokenizer = random_model(args.architecture, args.resources / "models" / model_name, args.device)
+        model, tokenizer = random_model(args.architecture, args.resources / "models" / model_name, device=args.device)
         model_name = f"{args.architecture.stem} (random weights)"
     else:
         model, tokenizer = load_model(args.resources / "models" / model_name, args.device)
@@ -128,21 +128,6 @@ def main():
             print(f"  projection {per_stage['projection']:.3f} s vs reading the rows {t_read:.3f} s = "
                   f"{per_stage['projection'] / t_read:.1f}x (goal <= 3x)")
         del grads
-
-
-def random_model(config_file: Path, tokenizer_folder: Path, device: str):
-    """(a randomly initialised model of config_file's architecture, float32, eager attention, in eval
-    mode; the tokenizer of tokenizer_folder)."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    settings = json.loads(config_file.read_text())
-    config = AutoConfig.for_model(settings.pop("model_type"), **settings)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").float()
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model.eval().to(device), tokenizer
 
 
 def single_row_passes(projection: SparseProjection, device: str) -> None:

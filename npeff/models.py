@@ -153,9 +153,31 @@ def _from_pretrained(where: str, what: str, device="cpu", **kwargs):
         raise ModelLoadError(f"model {what!r} could not be loaded: {err}. A hub id needs internet access or "
                              "a copy in the local Hugging Face cache; offline, use model.source: gguf_package "
                              "(the embedded default) or a local folder.") from err
-    if tokenizer.pad_token_id is None:
+    return _ready(model, tokenizer, device)
+
+
+def _ready(model, tokenizer, device):
+    """The set-up every loaded model gets: a pad token (batches are padded), eval mode, the device."""
+    if tokenizer is not None and tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.eval().to(device), tokenizer
+
+
+def random_model(config_file, tokenizer_folder=None, *, device="cpu", seed: int = 0):
+    """A randomly initialised model of a config.json's architecture (float32, eager attention),
+    set up as loaded models are, with the tokenizer of tokenizer_folder (None: no tokenizer).
+    For benchmarks: no stage's cost depends on the weights, and a config travels where weights do not."""
+    import json
+    from pathlib import Path
+
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    settings = json.loads(Path(config_file).read_text())
+    config = AutoConfig.for_model(settings.pop("model_type"), **settings)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").float()
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder) if tokenizer_folder is not None else None
+    return _ready(model, tokenizer, device)
 
 
 SAMPLE_TEXT = ("the a movie film was good bad great terrible review question answer what who where when how "

@@ -104,3 +104,23 @@ def test_a_jsonl_that_is_not_utf8_names_the_line(tmp_path):
     bad.write_bytes(b'{"text": "fine", "label": 0}\n{"text": "caf\xe9", "label": 1}\n')
     with pytest.raises(DatasetError, match=r"bad.jsonl:2: not UTF-8"):
         load_dataset("jsonl", path=bad, label_names=["a", "b"])
+
+
+def test_a_random_model_has_the_config_files_architecture_and_the_loaded_set_up(tmp_path):
+    """Benchmarks time random weights of a config.json (benchmarks/architectures/); the model is
+    set up as a loaded one is: eval mode, float32, the same weights for the same seed."""
+    import torch
+
+    from npeff.models import random_model
+
+    config = {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    model, tokenizer = random_model(tmp_path / "config.json", seed=3)
+    assert tokenizer is None and not model.training
+    assert model.config.num_hidden_layers == 2 and model.config.hidden_size == 32
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    again, _ = random_model(tmp_path / "config.json", seed=3)
+    other, _ = random_model(tmp_path / "config.json", seed=4)
+    first = next(model.parameters())
+    assert torch.equal(first, next(again.parameters())) and not torch.equal(first, next(other.parameters()))
