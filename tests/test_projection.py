@@ -3,6 +3,7 @@ import ctypes
 import math
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -283,6 +284,42 @@ def test_cuda_kernels_compile(tmp_path):
     subprocess.run(["nvcc", "-ptx", "-std=c++14", str(source), "-o", str(tmp_path / "kernels.ptx")], check=True)
     ptx = (tmp_path / "kernels.ptx").read_text()
     assert "project_forward" in ptx and "project_transpose" in ptx
+
+
+def _nvrtc_library():
+    """libnvrtc from the pip wheel nvidia-cuda-nvrtc-cu12 (NVRTC is what cupy.RawModule compiles
+    with; it needs no GPU), or None."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("nvidia.cuda_nvrtc")
+    except ModuleNotFoundError:  # no nvidia namespace package at all
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = sorted(Path(spec.submodule_search_locations[0]).glob("lib/libnvrtc.so.*"))
+    return found[0] if found else None
+
+
+@pytest.mark.skipif(_nvrtc_library() is None, reason="needs the nvidia-cuda-nvrtc-cu12 wheel")
+def test_cuda_kernels_compile_with_nvrtc():
+    """The source _cuda_module hands to cupy.RawModule, compiled for a Hopper GPU without one."""
+    lib = ctypes.CDLL(str(_nvrtc_library()))
+    source = ((KERNEL_DIR / "sparse_projection_core.cuh").read_text()
+              + (KERNEL_DIR / "sparse_projection.cu").read_text()).encode()
+    program = ctypes.c_void_p()
+    assert lib.nvrtcCreateProgram(ctypes.byref(program), source, b"kernels.cu", 0, None, None) == 0
+    options = (ctypes.c_char_p * 2)(b"--std=c++14", b"--gpu-architecture=compute_90")
+    status = lib.nvrtcCompileProgram(program, 2, options)
+    size = ctypes.c_size_t()
+    lib.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetProgramLog(program, log)
+    assert status == 0, log.value.decode()
+    lib.nvrtcGetPTXSize(program, ctypes.byref(size))
+    ptx = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetPTX(program, ptx)
+    assert b".entry project_forward" in ptx.value and b".entry project_transpose" in ptx.value
 
 
 def _cupy_cuda():
