@@ -128,7 +128,7 @@ def test_splits_are_disjoint_and_sized(tiny_run):
 def sharded_config(tmp_path) -> Path:
     """The tiny config with SST2 (Table 4's task: its grid points are sharded too), CLINC150 and the
     EPS ablation's pass cut into shards of 8 examples: 4 held-in shards for SST2, 3 for CLINC150
-    (8 + 8 + 4), 2 for the EPS pass."""
+    (8 + 8 + 8), 2 for the EPS pass."""
     cfg = yaml.safe_load(TINY.read_text())
     cfg["tasks"]["sst2"]["examples_per_shard"] = 8
     cfg["tasks"]["clinc150"]["examples_per_shard"] = 8
@@ -586,7 +586,7 @@ def test_lint_is_quiet():
     (lambda c: c["tasks"]["triviaqa"].update(svd_rank=5), "tasks.triviaqa.svd_rank"),
     (lambda c: c["tasks"]["yat"].update(n_components=33), "tasks.yat.n_components"),
     (lambda c: c["icl"].update(task="sst"), "icl.task"),
-    (lambda c: c["ablations"]["eps_rank"].update(n_examples=25), "ablations.eps_rank.n_examples"),
+    (lambda c: c["ablations"]["eps_rank"].update(n_examples=33), "ablations.eps_rank.n_examples"),
     (lambda c: c["ablations"]["eps_rank"].update(n_components=17), "ablations.eps_rank.n_components"),
     (lambda c: c["tasks"]["clinc150"].update(examples_per_shard=6), "tasks.clinc150.examples_per_shard"),  # batch 4
     (lambda c: c.update(examples_per_shard=12), "examples_per_shard"),  # batch 8

@@ -25,9 +25,9 @@ def sentences(labels, n, seed):
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = {"sst2": sentences([0, 1], 64, 0), "yat": sentences([2, 3, 4], 64, 1),
-            "clinc150": sentences([2, 3, 4], 40, 2),
+            "clinc150": sentences([2, 3, 4], 48, 2),
             "triviaqa": [{"id": str(i), "text": f"what is the {w} of the story", "label": -1}
-                         for i, w in enumerate(["name", "color", "year", "place", "team", "band"] * 8)]}
+                         for i, w in enumerate(["name", "color", "year", "place", "team", "band"] * 11)]}
     for task, rows in data.items():
         (out / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
