@@ -101,6 +101,27 @@ def _chunk_bounds(start, length, region_size, n_threads):
     return k_first, n_regions, min(n_threads, n_regions)
 
 
+_GROUP = 4  # regions (forward) or output blocks (transpose) summed per pass over a block
+
+
+@numba.njit(cache=True, inline="always")
+def _signed_twice(row, base, s, length, sign, doubled):
+    """doubled [2s] = region (row[base:base+s] * sign) written twice, so that every cyclic
+    shift is the contiguous slice doubled[shift:shift+s]; entries outside [0, length) are 0."""
+    lo, hi = max(base, 0), min(base + s, length)
+    if lo > base or hi < base + s:  # a region shared with the neighbouring blocks
+        doubled[:] = 0.0
+        for col in range(lo, hi):
+            doubled[col - base] = sign[col - base] * row[col]
+            doubled[col - base + s] = doubled[col - base]
+    else:
+        region = row[base:base + s]
+        for o in range(s):
+            v = sign[o] * region[o]
+            doubled[o] = v
+            doubled[o + s] = v
+
+
 @numba.njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def forward(x, start, out_dim, region_size, key, scale, y, n_threads, regions_per_tile):
     """y[r, :] += scale * A[:, start:start+length] x[r, :].
@@ -110,8 +131,9 @@ def forward(x, start, out_dim, region_size, key, scale, y, n_threads, regions_pe
     Each thread owns a contiguous range of regions and a private accumulator [n_rows, out_dim].
     Per tile of `regions_per_tile` regions it hashes once; then, row by row (so that the row's
     accumulator stays in cache for the whole tile), it writes each signed region twice into a
-    buffer (every cyclic shift is then a contiguous slice of it) and adds one slice into each
-    output block.
+    buffer (every cyclic shift is then a contiguous slice of it) and adds _GROUP regions' slices
+    into each output block in one pass: one load and store of the accumulator per _GROUP
+    multiply-adds, which is what the loop is bound by.
     """
     n_rows, length = x.shape
     s = region_size
@@ -122,40 +144,34 @@ def forward(x, start, out_dim, region_size, key, scale, y, n_threads, regions_pe
     for c in numba.prange(n_chunks):
         acc = partial[c]
         signs = np.empty((regions_per_tile, s), np.float32)
-        shifts = np.empty((regions_per_tile, n_blocks), np.int64)
-        flips = np.empty((regions_per_tile, n_blocks), np.float32)
-        doubled = np.empty(2 * s, np.float32)
+        shifts = np.zeros((regions_per_tile + _GROUP, n_blocks), np.int64)
+        flips = np.zeros((regions_per_tile + _GROUP, n_blocks), np.float32)  # 0 past the tile's end
+        doubled = np.zeros((_GROUP, 2 * s), np.float32)
         k_hi = k_first + (n_regions * (c + 1)) // n_chunks
         for k0 in range(k_first + (n_regions * c) // n_chunks, k_hi, regions_per_tile):
             n_tile = min(regions_per_tile, k_hi - k0)
             for i in range(n_tile):
                 region_parameters(key, skey, k0 + i, s, signs[i], shifts[i], flips[i])
+            flips[n_tile:] = 0.0
             for r in range(n_rows):
                 row_acc = acc[r]  # 1-D slices of rows: numba vectorises them
                 row = x[r]
-                for i in range(n_tile):
-                    base = (k0 + i) * s - start
-                    lo, hi = max(base, 0), min(base + s, length)  # the region's part inside this block
-                    sign = signs[i]
-                    if lo > base or hi < base + s:  # a region shared with the neighbouring blocks
-                        doubled[:] = 0.0
-                        for col in range(lo, hi):
-                            doubled[col - base] = sign[col - base] * row[col]
-                            doubled[col - base + s] = doubled[col - base]
-                    else:
-                        region = row[base:base + s]
-                        for o in range(s):
-                            v = sign[o] * region[o]
-                            doubled[o] = v
-                            doubled[o + s] = v
+                for i in range(0, n_tile, _GROUP):
+                    for g in range(_GROUP):
+                        if i + g < n_tile:
+                            _signed_twice(row, (k0 + i + g) * s - start, s, length, signs[i + g], doubled[g])
+                    d0, d1, d2, d3 = doubled[0], doubled[1], doubled[2], doubled[3]
                     for t in range(n_blocks):
                         first = t * s
                         width = min(s, out_dim - first)
                         target = row_acc[first:first + width]
-                        source = doubled[shifts[i, t]:shifts[i, t] + width]
-                        flip = flips[i, t]
+                        s0 = d0[shifts[i, t]:shifts[i, t] + width]
+                        s1 = d1[shifts[i + 1, t]:shifts[i + 1, t] + width]
+                        s2 = d2[shifts[i + 2, t]:shifts[i + 2, t] + width]
+                        s3 = d3[shifts[i + 3, t]:shifts[i + 3, t] + width]
+                        f0, f1, f2, f3 = flips[i, t], flips[i + 1, t], flips[i + 2, t], flips[i + 3, t]
                         for j in range(width):
-                            target[j] += flip * source[j]
+                            target[j] += f0 * s0[j] + f1 * s1[j] + f2 * s2[j] + f3 * s3[j]
     for c in range(n_chunks):
         for r in range(n_rows):
             for j in range(out_dim):
@@ -168,15 +184,16 @@ def transpose(y, start, length, region_size, key, scale, x, n_threads, regions_p
 
     y: [n_rows, out_dim], x: [n_rows, length] (every entry written). Input entry (k, o) of
     block t takes output t*s + (o - shift) mod s: with each output block written twice into a
-    buffer, a region's column sums are one contiguous slice per block. Parallel over ranges of
-    regions (a region's columns are written by one thread only), hashed per tile of regions and
-    swept row by row within a tile, as in forward().
+    buffer, a region's column sums are one contiguous slice per block, summed _GROUP blocks per
+    pass. Parallel over ranges of regions (a region's columns are written by one thread only),
+    hashed per tile of regions and swept row by row within a tile, as in forward().
     """
     n_rows, out_dim = y.shape
     s = region_size
     n_blocks = -(-out_dim // s)
+    n_padded = -(-n_blocks // _GROUP) * _GROUP  # blocks past the last are zeros with flip 0
     skey = sign_key(key)
-    doubled = np.zeros((n_rows, n_blocks, 2 * s), np.float32)  # the last block zero-padded to s
+    doubled = np.zeros((n_rows, n_padded, 2 * s), np.float32)  # the last block zero-padded to s
     for r in range(n_rows):
         for t in range(n_blocks):
             first = t * s
@@ -186,14 +203,14 @@ def transpose(y, start, length, region_size, key, scale, x, n_threads, regions_p
     k_first, n_regions, n_chunks = _chunk_bounds(start, length, s, n_threads)
     for c in numba.prange(n_chunks):
         signs = np.empty((regions_per_tile, s), np.float32)
-        shifts = np.empty((regions_per_tile, n_blocks), np.int64)
-        flips = np.empty((regions_per_tile, n_blocks), np.float32)
+        shifts = np.zeros((regions_per_tile, n_padded), np.int64)
+        flips = np.zeros((regions_per_tile, n_padded), np.float32)
         sums = np.empty(s, np.float32)
         k_hi = k_first + (n_regions * (c + 1)) // n_chunks
         for k0 in range(k_first + (n_regions * c) // n_chunks, k_hi, regions_per_tile):
             n_tile = min(regions_per_tile, k_hi - k0)
             for i in range(n_tile):
-                region_parameters(key, skey, k0 + i, s, signs[i], shifts[i], flips[i])
+                region_parameters(key, skey, k0 + i, s, signs[i], shifts[i, :n_blocks], flips[i, :n_blocks])
             for r in range(n_rows):
                 blocks = doubled[r]
                 out = x[r]
@@ -201,11 +218,14 @@ def transpose(y, start, length, region_size, key, scale, x, n_threads, regions_p
                     base = (k0 + i) * s - start
                     lo, hi = max(base, 0), min(base + s, length)
                     sums[:] = 0.0
-                    for t in range(n_blocks):
-                        source = blocks[t][s - shifts[i, t]:2 * s - shifts[i, t]]
-                        flip = flips[i, t]
+                    for t in range(0, n_padded, _GROUP):
+                        b0 = blocks[t][s - shifts[i, t]:2 * s - shifts[i, t]]
+                        b1 = blocks[t + 1][s - shifts[i, t + 1]:2 * s - shifts[i, t + 1]]
+                        b2 = blocks[t + 2][s - shifts[i, t + 2]:2 * s - shifts[i, t + 2]]
+                        b3 = blocks[t + 3][s - shifts[i, t + 3]:2 * s - shifts[i, t + 3]]
+                        f0, f1, f2, f3 = flips[i, t], flips[i, t + 1], flips[i, t + 2], flips[i, t + 3]
                         for o in range(s):
-                            sums[o] += flip * source[o]
+                            sums[o] += f0 * b0[o] + f1 * b1[o] + f2 * b2[o] + f3 * b3[o]
                     sign = signs[i]
                     for col in range(lo, hi):
                         out[col] = scale * sign[col - base] * sums[col - base]
