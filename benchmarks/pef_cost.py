@@ -3,7 +3,8 @@
 For the default's model and each task (one batch of its held-in examples from a finished or
 partial run: results/<config>/data/<task>/heldin.jsonl), times:
   forward            one forward pass (no grad);
-  fwd+bwd per row    one forward + one full backward per PEF row (the floor of any exact PEF);
+  fwd+bwd per row    one forward + one full backward per gradient row the PEF is made of (EPS
+                     or exact LRM rows, before the SVD keeps svd_rank): the floor of any exact PEF;
   PEF                compute_pefs as the signals rule runs it, split by stage (forward,
                      backward, per-example weight gradients, Gram, projection);
   memory read        summing a [rows, n] float32 tensor (the projection's floor: it must read
@@ -93,6 +94,9 @@ def main():
         pef_kwargs = dict(rows=rows, n_eps_rows=tcfg.get("eps_rows"), eps_seed=proj_cfg["seed"],
                           svd_rank=tcfg.get("svd_rank"), projection=projection, selection=selection)
         R = compute_pefs(model, batch, task, **pef_kwargs).G.shape[1]  # rows stored per example
+        # the floor counts the gradient rows the PEF is made of (EPS rows, or the exact LRM rows),
+        # not the rows kept after the SVD: those cost no backward of their own
+        R_formed = compute_pefs(model, batch, task, **{**pef_kwargs, "svd_rank": None}).G.shape[1]
 
         def forward():
             with torch.no_grad():
@@ -103,7 +107,7 @@ def main():
         def forward_backward_per_row():  # one example at a time: R backwards of a full gradient
             for i in range(b):
                 one = {k: v[i * seqs:(i + 1) * seqs] for k, v in batch.items()}
-                for _ in range(R):
+                for _ in range(R_formed):
                     model.zero_grad(set_to_none=True)
                     task(model, one)[0].logsumexp(-1).backward()
 
@@ -114,13 +118,13 @@ def main():
             compute_pefs(model, batch, task, timings=stages, **pef_kwargs)
 
         sync = torch.cuda.synchronize if args.device == "cuda" else None
-        grads = torch.randn(R, n, device=args.device)  # [R, n]: one example's gradient rows
+        grads = torch.randn(R_formed, n, device=args.device)  # [R_formed, n]: the rows the projection reads
         t_fwd = timed(forward, repeat=2, sync=sync) / b
         t_floor = timed(forward_backward_per_row, repeat=1, sync=sync) / b
         t_pef = timed(pef, repeat=2, sync=sync) / b
         t_read = timed(lambda: grads.sum(), repeat=2, sync=sync)
         per_stage = {k: v / b for k, v in stages.items()}
-        print(f"\n{task_name}: {R} PEF row(s) per example, batch {b}")
+        print(f"\n{task_name}: {R_formed} gradient row(s) per example, {R} kept, batch {b}")
         print(f"  forward {t_fwd:.3f} s | fwd+bwd per row {t_floor:.3f} s | PEF {t_pef:.3f} s "
               f"= {t_pef / t_floor:.2f}x the fwd+bwd floor (goal <= 1.5x)")
         print("  PEF stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in per_stage.items()))
