@@ -5,9 +5,9 @@ from pathlib import Path
 
 from _common import run_rule  # first: puts the repository on sys.path
 from npeff import io
-from npeff.analysis.tunings import purity_chance, read_tunings, tuning_percentages
-from npeff_workflow.registry import TASK_TITLES
-from npeff_workflow.tables import latex_table, markdown_table, pivot, tuning_table, write_csv, write_text
+from npeff.analysis.tunings import purity_chance, random_majority_share, read_tunings, tuning_percentages
+from npeff_workflow.registry import METHOD_TITLES, TASK_TITLES
+from npeff_workflow.tables import fmt, latex_table, markdown_table, pivot, tuning_table, write_csv, write_text
 
 
 def main(*, tunings, infos, outputs, entries, model_name, config_name, heldout=(), top_k=None, number=1):
@@ -26,7 +26,7 @@ def main(*, tunings, infos, outputs, entries, model_name, config_name, heldout=(
     if len({r.get("model") for r in rows}) > 1:  # several extra models: a row per model and method
         for r in rows:
             r["method"] = f"{r['method']} ({r['model']})"
-    methods, tasks, _ = pivot(rows)
+    methods, tasks, by_key = pivot(rows)
     caption = (f"Table {number}: percentages of components exhibiting tunings "
                f"(Pred; LnP = label- but not prediction-tuned), "
                f"model {model_name}, config {config_name}")
@@ -40,13 +40,19 @@ def main(*, tunings, infos, outputs, entries, model_name, config_name, heldout=(
         has_labels = bool((signals["labels"] >= 0).any())
         chance.append([TASK_TITLES.get(task, task), str(len(signals["preds"])),
                        f"{purity_chance(signals['preds'], top_k):.2g}",
-                       f"{purity_chance(signals['labels'], top_k):.2g}" if has_labels else "-"])
+                       f"{purity_chance(signals['labels'], top_k):.2g}" if has_labels else "-",
+                       fmt(random_majority_share(signals["preds"], top_k), 2)]
+                      + [fmt(r["pred_majority_share"], 2) if (r := by_key.get((m, task))) else "–" for m in methods])
     text = markdown_table(header, body, caption)
     if chance:
         text += "\n" + markdown_table(
-            ["Task", "Held-out examples", "P(prediction-pure)", "P(label-pure)"], chance,
+            ["Task", "Held-out examples", "P(prediction-pure)", "P(label-pure)", "Random majority share"]
+            + [f"{METHOD_TITLES.get(m, m)} majority share" for m in methods], chance,
             f"Chance that {top_k} random held-out examples all share the model's prediction "
-            "(would look prediction-tuned) or the gold label (LnP needs label-pure top examples)")
+            "(would look prediction-tuned) or the gold label (LnP needs label-pure top examples); "
+            f"majority share: the share of {top_k} examples holding their most common prediction, "
+            f"expected for {top_k} random ones and averaged over each method's eligible components' "
+            f"top {top_k} (above the random share: the components follow the predictions, purity aside)")
     write_text(Path(outputs.md), text)
     write_text(Path(outputs.tex), latex_table(header, body, caption, f"tab:tunings{number}"))
     print(text)

@@ -89,3 +89,29 @@ def test_tunings_main_marks_a_component_whose_top_examples_share_the_prediction(
                  outputs=[str(tmp_path / "tunings.csv")], top_k=16, min_coefficient=0.0)
     rows = list(csv.DictReader(open(tmp_path / "tunings.csv")))
     assert [r["pred_tuned"] for r in rows] == ["True", "False"]
+
+
+def test_table1_prints_the_chance_figures_and_majority_shares_of_each_task(tmp_path):
+    tunings, make_table1 = importlib.import_module("tunings"), importlib.import_module("make_table1")
+    m = 40
+    preds = torch.tensor([0] * 20 + [1] * 20)
+    log_probs = torch.log_softmax(torch.nn.functional.one_hot(preds, 2).float() * 5, dim=1)
+    io.write_pefs(tmp_path / "heldout.h5", torch.ones(m, 1, 3), torch.ones(m), log_probs, preds, {"task": "sst2"},
+                  [f"ex{i}" for i in range(m)])
+    W = np.zeros((m, 1), dtype=np.float32)
+    W[:20, 0] = np.arange(20, 0, -1)  # the top 16 are all predicted 0
+    io.write_coefficients(tmp_path / "coeffs.h5", torch.from_numpy(W), torch.zeros(m), {})
+    tunings.main(coefficients=str(tmp_path / "coeffs.h5"), pefs=str(tmp_path / "heldout.h5"),
+                 outputs=[str(tmp_path / "tunings.csv")], top_k=16, min_coefficient=0.0)
+    (tmp_path / "info.json").write_text('{"dataset": "d", "stands_in_for": null}')
+    outputs = SimpleNamespace(**{k: str(tmp_path / f"table1.{k}") for k in ("csv", "md", "tex")})
+    make_table1.main(tunings=[str(tmp_path / "tunings.csv")], infos=[str(tmp_path / "info.json")],
+                     outputs=outputs, entries=[{"task": "sst2", "method": "npeff"}], model_name="m",
+                     config_name="c", heldout=[str(tmp_path / "heldout.h5")], top_k=16)
+    md = Path(outputs.md).read_text()
+    assert "| NPEFF | 100.0 |" in md
+    # 16 of 40 at random: pure with chance 2 C(20,16) / C(40,16); majority share about 0.6
+    line = next(x for x in md.splitlines() if x.startswith("| SST2 | 40 |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert float(cells[2]) == pytest.approx(2 * 4845 / 62852101650, rel=0.05)  # printed to 2 digits
+    assert 0.55 < float(cells[4]) < 0.7 and cells[5] == "1.00"
