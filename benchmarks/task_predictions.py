@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from npeff.analysis.tunings import purity_chance, random_majority_share  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.models import load_model  # noqa: E402
-from npeff.tasks import TaskSpec, build_batch, make_task  # noqa: E402
+from npeff.tasks import TaskSpec, build_batch, make_task, prompt  # noqa: E402
 from npeff_workflow.registry import task_spec  # noqa: E402
 
 
@@ -54,9 +54,8 @@ def main():
     model, tokenizer = load_model(args.model)
     spec = task_spec(args.task)
     if args.chat_template:  # the question inside the model's chat format, then the prompt's text
-        texts = [tokenizer.apply_chat_template([{"role": "user", "content": spec.template.format(
-            text=t, label_list="\n".join(label_names))}], tokenize=False, add_generation_prompt=True)
-            for t in texts]
+        texts = [tokenizer.apply_chat_template([{"role": "user", "content": prompt(spec, t, label_names)}],
+                                               tokenize=False, add_generation_prompt=True) for t in texts]
         spec = TaskSpec(spec.name, "{text}", spec.kind)
 
     preds = predictions(model, tokenizer, spec, texts, label_names)
@@ -66,11 +65,10 @@ def main():
         print(f"  {count:5d}  {name(pred)}")
     print(f"P(16 random examples share one prediction) = {purity_chance(preds, 16):.2g}; "
           f"their expected majority share = {random_majority_share(preds, 16):.2f}")
-    ids = tokenizer(spec.template.format(text=texts[0], label_list="\n".join(label_names)))["input_ids"]
+    ids = tokenizer(prompt(spec, texts[0], label_names))["input_ids"]
     print("first prompt's tokens:", [tokenizer.decode([i]) for i in ids])
     for text in texts[:args.continuations]:
-        prompt_ids = tokenizer(spec.template.format(text=text, label_list="\n".join(label_names)),
-                               return_tensors="pt")["input_ids"]
+        prompt_ids = tokenizer(prompt(spec, text, label_names), return_tensors="pt")["input_ids"]
         out = model.generate(prompt_ids, max_new_tokens=12, do_sample=False,
                              pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
         print(f"  {text[:60]!r} -> {tokenizer.decode(out[0, prompt_ids.shape[1]:])!r}")
