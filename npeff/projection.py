@@ -115,23 +115,32 @@ class SparseProjection:
         out += y
         return out
 
-    def transpose(self, y, *, start: int = 0, length: int | None = None):
+    def transpose(self, y, *, start: int = 0, length: int | None = None, out=None):
         """A^T y over the last axis: y [..., out_dim] -> [..., length].
 
-        Returns input columns [start, start + length) (default: all of them).
+        Returns input columns [start, start + length) (default: all of them). If `out`
+        [..., length] (float32, C-contiguous, the same kind and device as y) is given, the
+        result is written into it (not added) and `out` is returned: iterations over all n
+        parameters (FPC) then reuse one buffer instead of allocating and page-faulting n floats
+        per call.
         """
         if y.shape[-1] != self.out_dim:
             raise ValueError(f"transpose expects last axis {self.out_dim}, got shape {tuple(y.shape)}")
         length = self.in_dim - start if length is None else length
         self._check_block(start, length, "transpose")
-        return self._apply("transpose", y, start, length).reshape(*y.shape[:-1], length)
+        if out is not None:
+            _check_out(out, (*y.shape[:-1], length), y)
+        result = self._apply("transpose", y, start, length, out=out)
+        return out if out is not None else result.reshape(*y.shape[:-1], length)
 
-    def _apply(self, direction: str, a, start: int, length: int):
+    def _apply(self, direction: str, a, start: int, length: int, out=None):
         """One kernel on `a` flattened to rows: [rows, in_width] -> [rows, out_width], where the
         widths are (length, out_dim) forward and (out_dim, length) transposed. CUDA tensors go
-        to the CuPy kernel; everything else to the numba twin."""
+        to the CuPy kernel; everything else to the numba twin. out: transposed only, checked by
+        the caller."""
         if isinstance(a, torch.Tensor) and a.is_cuda:
-            return _cuda_apply(self, direction, a.detach().reshape(-1, a.shape[-1]), start, length)
+            result = _cuda_apply(self, direction, a.detach().reshape(-1, a.shape[-1]), start, length)
+            return result if out is None else out.copy_(result.reshape(out.shape))
         a2 = np.ascontiguousarray(_as_numpy_2d(a, a.shape[-1]))  # [rows, width]
         args = (np.uint64(self.key), np.float32(self.scale))
         tile = max(1, _TILE_FLOATS // self.region_size)
@@ -139,7 +148,10 @@ class SparseProjection:
             result = np.zeros((a2.shape[0], self.out_dim), np.float32)
             cpu.forward(a2, start, self.out_dim, self.region_size, *args, result, numba.get_num_threads(), tile)
         else:
-            result = np.empty((a2.shape[0], length), np.float32)
+            if out is None:
+                result = np.empty((a2.shape[0], length), np.float32)
+            else:  # a view of out's memory, [rows, length]
+                result = (out.numpy() if isinstance(out, torch.Tensor) else out).reshape(a2.shape[0], length)
             cpu.transpose(a2, start, length, self.region_size, *args, result, numba.get_num_threads(), tile)
         return torch.from_numpy(result) if isinstance(a, torch.Tensor) else result
 
@@ -185,6 +197,20 @@ class SparseProjection:
 
 
 _TILE_FLOATS = 8192  # CPU kernels: the input signs of this many entries' regions are hashed at once (32 KB)
+
+
+def _check_out(out, shape: tuple, like) -> None:
+    """`out` must be a float32 C-contiguous buffer of `shape`, of the same kind (array or tensor,
+    and device) as `like`: the kernel writes through it."""
+    if isinstance(like, torch.Tensor) != isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a {'torch tensor' if isinstance(like, torch.Tensor) else 'numpy array'} "
+                        f"like the input, got {type(out).__name__}")
+    device_ok = not isinstance(out, torch.Tensor) or out.device == like.device
+    contiguous = out.is_contiguous() if isinstance(out, torch.Tensor) else out.flags.c_contiguous
+    dtype_ok = out.dtype == (torch.float32 if isinstance(out, torch.Tensor) else np.float32)
+    if tuple(out.shape) != tuple(shape) or not (device_ok and contiguous and dtype_ok):
+        raise ValueError(f"out must be a C-contiguous float32 buffer of shape {tuple(shape)} on the input's device, "
+                         f"got shape {tuple(out.shape)}, dtype {out.dtype}")
 
 
 def _as_numpy_2d(a, length: int) -> np.ndarray:

@@ -175,7 +175,7 @@ def test_paper_schedule_with_many_iterations_per_stage_reaches_the_l1_optimum():
     assert f_long <= f_opt * (1 + 1e-3), (f_long, f_opt)
     # with the paper's single iteration it stops far from the optimum: dense, not sparse
     short = fpc_schedule(p, h, mu=mu)
-    assert len(short.indices[0]) > 3 * len(fpc_recover(p, h, mu=mu).indices[0])
+    assert int(short.nonzeros[0]) > 3 * int(fpc_recover(p, h, mu=mu).nonzeros[0])
 
 
 def test_the_workflow_dispatches_on_the_configured_fpc_solver_and_names_a_bad_one():

@@ -129,6 +129,24 @@ def test_every_kernel_path_matches_the_dense_matrix_on_unaligned_blocks(n_rows, 
     np.testing.assert_allclose(acc, x @ A.T, rtol=1e-4, atol=1e-4)
 
 
+def test_transpose_into_a_buffer_equals_a_fresh_result_and_checks_the_buffer():
+    p = SparseProjection(1000, 48, seed=2, density=4)
+    y = torch.randn(2, 3, 48)  # leading axes are kept
+    for out in (torch.full((2, 3, 300), 7.0), np.full((2, 3, 300), 7.0, np.float32)):
+        y_in = y if isinstance(out, torch.Tensor) else y.numpy()
+        returned = p.transpose(y_in, start=100, length=300, out=out)
+        assert returned is out  # written, not added: the 7s are gone
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(p.transpose(y_in, start=100, length=300)))
+    with pytest.raises(ValueError, match=r"shape \(2, 3, 300\)"):
+        p.transpose(y, start=100, length=300, out=torch.zeros(2, 3, 299))
+    with pytest.raises(ValueError, match="float32"):
+        p.transpose(y, start=100, length=300, out=torch.zeros(2, 3, 300, dtype=torch.float64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        p.transpose(y, start=100, length=300, out=torch.zeros(2, 300, 3).transpose(1, 2))
+    with pytest.raises(TypeError, match="torch tensor"):
+        p.transpose(y, start=100, length=300, out=np.zeros((2, 3, 300), np.float32))
+
+
 def test_types_batching_and_seeds():
     p = SparseProjection(500, 32, seed=4, density=8)
     x = np.random.default_rng(2).standard_normal((2, 3, 500)).astype(np.float32)
