@@ -51,11 +51,18 @@ def kl_divergence(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     return (p * (log_p - log_q)).nan_to_num(0.0).sum(-1).clamp_min(0)
 
 
+def parameter_snapshot(model: nn.Module, selection: ParameterSelection) -> dict:
+    """{name: copy} of the selected parameters, for `perturbed` to restore from."""
+    return {name: p.detach().clone() for name, p in selection.parameters(model)}
+
+
 @contextmanager
-def perturbed(model: nn.Module, selection: ParameterSelection, delta: torch.Tensor):
-    """Adds delta [n] (the selection's flat layout) to the selected parameters, restores them after."""
+def perturbed(model: nn.Module, selection: ParameterSelection, delta: torch.Tensor, original: dict | None = None):
+    """Adds delta [n] (the selection's flat layout) to the selected parameters, restores them after
+    (exactly: from `original`, a parameter_snapshot of the unperturbed model, or a copy taken
+    here; a job that perturbs many times takes one snapshot instead of copying n floats each time)."""
     params = dict(selection.parameters(model))
-    saved = {name: p.detach().clone() for name, p in params.items()}
+    saved = original if original is not None else parameter_snapshot(model, selection)
     try:
         with torch.no_grad():
             for name, block in unflatten(delta, selection.layout(model)).items():
@@ -145,14 +152,15 @@ def unit_direction(u: torch.Tensor, magnitude: float) -> torch.Tensor:
 
 
 def perturbation_effect(prefix: FrozenPrefix, task, selection: ParameterSelection, direction: torch.Tensor,
-                        top_batches: list[dict], base_batches: list[dict], originals: dict) -> dict:
+                        top_batches: list[dict], base_batches: list[dict], originals: dict,
+                        snapshot: dict | None = None) -> dict:
     """KL ratios for +direction and -direction; returns the better sign's numbers.
 
     top_batches / base_batches: FrozenPrefix-encoded batches; originals maps id(batch)
-    to the unperturbed log_probs [b, r]."""
+    to the unperturbed log_probs [b, r]; snapshot: the unperturbed parameters (parameter_snapshot)."""
     best = None
     for sign in (1.0, -1.0):
-        with perturbed(prefix.model, selection, sign * direction):
+        with perturbed(prefix.model, selection, sign * direction, snapshot):
             kl_top = torch.cat([kl_divergence(prefix.run(task, b), originals[id(b)]) for b in top_batches])
             kl_base = torch.cat([kl_divergence(prefix.run(task, b), originals[id(b)]) for b in base_batches])
         ratio = float(kl_top.mean() / kl_base.mean().clamp_min(1e-30))

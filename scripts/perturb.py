@@ -23,7 +23,8 @@ from npeff.analysis.selectivity import choose_components, draw_baseline, norm_ra
 from npeff.analysis.tunings import top_examples
 from npeff.data import read_jsonl
 from npeff.models import ParameterSelection, load_model
-from npeff.perturb import FrozenPrefix, encode_texts, perturbation_effect, reject_similar, unit_direction
+from npeff.perturb import (FrozenPrefix, encode_texts, parameter_snapshot, perturbation_effect, reject_similar,
+                           unit_direction)
 from npeff.projection import SparseProjection
 from npeff.tasks import length_order, make_task
 from npeff_workflow.registry import task_spec
@@ -88,6 +89,7 @@ def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outpu
     base_originals = {id(b): prefix.run(formulation, b) for b in base_batches}  # unperturbed, shared by every component
     norms = signals["pef_norms"]
     fpc = settings["fpc"]
+    snapshot = parameter_snapshot(model, selection)  # every perturbation restores from this one copy
 
     rows = []
     for c in chosen:
@@ -100,7 +102,8 @@ def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outpu
         del recovered  # the direction is all that is needed (a dense solution is another 4 B per parameter)
         top_batches = encoded_batches(tops[c].tolist())
         originals = {**base_originals, **{id(b): prefix.run(formulation, b) for b in top_batches}}
-        effect = perturbation_effect(prefix, formulation, selection, direction, top_batches, base_batches, originals)
+        effect = perturbation_effect(prefix, formulation, selection, direction, top_batches, base_batches, originals,
+                                     snapshot)
         rows.append({"task": task, "method": dec_attrs["method"], "component": int(c), **effect,
                      "norm_ratio": norm_ratio(norms, tops[c], baseline),
                      "n_top": len(tops[c]), "n_baseline": len(baseline), "magnitude": settings["magnitude"],

@@ -7,7 +7,8 @@ import torch
 from npeff.fpc import fpc_recover
 from npeff.models import ParameterSelection
 from npeff.pef import compute_pefs
-from npeff.perturb import FrozenPrefix, kl_divergence, perturbation_effect, perturbed, reject_similar, unit_direction
+from npeff.perturb import (FrozenPrefix, kl_divergence, parameter_snapshot, perturbation_effect, perturbed,
+                           reject_similar, unit_direction)
 from npeff.projection import SparseProjection
 from npeff.tasks import LabelTokenTask, SuffixTask
 from tiny_models import left_padded_batch, tiny_llama
@@ -44,10 +45,14 @@ def test_perturbed_adds_delta_and_restores(model):
     before = {k: v.detach().clone() for k, v in params.items()}
     n = LAST_BLOCK.n_parameters(model)
     delta = torch.arange(n, dtype=torch.float32) / n
-    with perturbed(model, LAST_BLOCK, delta):
-        flat = torch.cat([(params[b.name] - before[b.name]).flatten() for b in LAST_BLOCK.layout(model)])
-        assert torch.allclose(flat, delta, atol=1e-6)
-    assert all(torch.equal(params[k], before[k]) for k in params)
+    snapshot = parameter_snapshot(model, LAST_BLOCK)
+    for original in (None, snapshot):  # a copy taken on entry, or one snapshot reused by every perturbation
+        for _ in range(2):
+            with perturbed(model, LAST_BLOCK, delta, original):
+                flat = torch.cat([(params[b.name] - before[b.name]).flatten() for b in LAST_BLOCK.layout(model)])
+                assert torch.allclose(flat, delta, atol=1e-6)
+            assert all(torch.equal(params[k], before[k]) for k in params)  # exactly, not up to rounding
+    assert all(torch.equal(snapshot[k], before[k]) for k in params)  # the snapshot itself is never written
 
 
 def test_frozen_prefix_matches_the_full_forward(model):
