@@ -4,6 +4,7 @@
 #   n_components    Tables 5,12,13 the main decompose / fit_coefficients / tunings rules at other C
 #   seeds           Table 6        the main rules (tunings, perturbations) at other seeds
 #   eps_rank        Figures 2, 3   one pass at the largest EPS; every (EPS, SVD rank) derived from it
+#                                  (the task's held-in signals pass, where the task's EPS is the largest)
 
 
 if projection_grid_extras():
@@ -81,6 +82,23 @@ rule eps_pefs:
         "../envs/gpu.yaml"
     script:
         "../scripts/eps_pefs.py"
+
+
+if eps_pass_in_signals():
+
+    ruleorder: eps_signals > signals
+    ruleorder: eps_signals > eps_pefs
+
+    use rule signals as eps_signals with:  # params are added to signals' own; constraints replace them
+        output:
+            **rules.signals.output,
+            eps=f"{RESULTS}/{{model}}/ablations/eps_rank/{{task}}/eps{EPS_MAX}_{{split}}.h5",
+        params:
+            eps_examples=EPS_SETTINGS["n_examples"],
+        wildcard_constraints:
+            model=re.escape(MAIN_MODEL),
+            task=re.escape(EPS_TASK),
+            split="heldin",
 
 
 rule eps_rank_decompose:

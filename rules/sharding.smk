@@ -46,6 +46,14 @@ if EPS_SHARDED:
     check_whole_batches("ablations.eps_rank.examples_per_shard", EPS_SETTINGS["examples_per_shard"], EPS_TASK)
 
 
+def eps_pass_in_signals():
+    """The EPS grid's pass is the task's held-in signals pass (rule eps_signals) when that pass
+    forms the same rows: the task's own EPS is the grid's largest, neither pass is sharded, and
+    the task is not Table 4's (whose signals rule is projection_signals). Else eps_pefs runs."""
+    return bool(EPS_TASK and task_cfg(EPS_TASK).get("eps_rows") == EPS_MAX and not EPS_SHARDED
+                and EPS_TASK not in SHARDED_TASKS and not (projection_grid_extras() and EPS_TASK == PROJECTION_TASK))
+
+
 def shard_files(wc, kind):
     """One shard file per shard of the split: `kind` is pefs, grads, acts or a grid point's name."""
     return [f"{RESULTS}/{wc.model}/shards/{wc.task}/{wc.split}/{i}/{kind}.h5"

@@ -1,6 +1,7 @@
 """The signals pass batches examples by length; what it stores must not depend on that."""
 import json
 
+import pytest
 import torch
 
 from npeff import io
@@ -69,3 +70,45 @@ def test_signals_in_length_order_store_every_example_as_computed_alone(tmp_path)
         torch.testing.assert_close(torch.from_numpy(pefs["log_probs"][i]), alone.log_probs[0], **close)
         torch.testing.assert_close(torch.from_numpy(grads["G"][i]), alone.gradient[0], **close)
         torch.testing.assert_close(torch.from_numpy(acts["acts"][i]), alone.activations[0], **close)
+
+
+def test_the_eps_grid_pass_taken_from_the_signals_pass_equals_its_own_pass(tmp_path):
+    """eps_signals: the held-in signals pass also writes the EPS grid's pass (the first examples'
+    rows before the task's SVD). The task's own PEFs must be what a plain pass writes, and the
+    grid's file what the separate eps_pefs pass writes (up to the rounding of other batches)."""
+    model_dir = tmp_path / "model"
+    prepare_model(model_dir, "tiny_random", seed=0, label_names=[])
+    examples = tmp_path / "heldin.jsonl"
+    examples.write_text("".join(json.dumps({"id": f"e{i}", "text": t, "label": 0}) + "\n" for i, t in enumerate(TEXTS)))
+    info = tmp_path / "info.json"
+    info.write_text(json.dumps({"dataset": "synthetic", "stands_in_for": "TriviaQA", "label_names": []}))
+    common = dict(model_dir=model_dir, examples_path=examples, info_path=info, task="triviaqa",
+                  parameters={"include": ["*"], "exclude": list(DEFAULT_EXCLUDE)},
+                  projection={"dim": 64, "density": 8, "seed": 0}, model_name="tiny", split="heldin", device="cpu")
+    task_settings = {"eps_rows": 4, "svd_rank": 2}
+    with_eps = {k: tmp_path / f"{k}.h5" for k in ("pefs", "grads", "acts", "eps")}
+    collect_signals(**common, task_settings=task_settings, batch_size=3, pefs_path=with_eps["pefs"],
+                    grads_path=with_eps["grads"], acts_path=with_eps["acts"], eps_path=with_eps["eps"], eps_examples=5)
+    plain = {k: tmp_path / f"plain_{k}.h5" for k in ("pefs", "grads", "acts")}
+    collect_signals(**common, task_settings=task_settings, batch_size=3, pefs_path=plain["pefs"],
+                    grads_path=plain["grads"], acts_path=plain["acts"])
+    ours, ours_attrs = io.read_pefs(with_eps["pefs"])
+    reference, reference_attrs = io.read_pefs(plain["pefs"])
+    for key in ("G", "pef_norms", "log_probs"):
+        assert (ours[key] == reference[key]).all(), key  # the same batches: bitwise
+    assert ours["G"].shape[1] == 2 and ours_attrs == reference_attrs and ours_attrs["svd_rank"] == 2
+    assert (io.read_pefs(with_eps["grads"])[0]["G"] == io.read_pefs(plain["grads"])[0]["G"]).all()
+
+    separate = tmp_path / "eps_separate.h5"  # what rule eps_pefs computes: its own batches of the first 5
+    collect_signals(**common, task_settings={**task_settings, "svd_rank": None}, batch_size=2, pefs_path=separate,
+                    n_examples=5, eigenvalues=True)
+    grid, grid_attrs = io.read_pefs(with_eps["eps"])
+    expected, expected_attrs = io.read_pefs(separate)
+    assert list(grid["ids"]) == list(expected["ids"]) and len(grid["ids"]) == 5
+    assert grid["G"].shape == (5, 4, 64)  # full rank: the EPS rows before the SVD
+    for key in ("G", "pef_norms", "log_probs", "gram_eigenvalues"):
+        torch.testing.assert_close(torch.from_numpy(grid[key]), torch.from_numpy(expected[key]), rtol=1e-4, atol=1e-6)
+    assert grid_attrs == expected_attrs
+    with pytest.raises(ValueError, match="eps_path needs EPS rows"):
+        collect_signals(**{**common, "task": "sst2"}, task_settings={}, batch_size=3, pefs_path=tmp_path / "x.h5",
+                        eps_path=tmp_path / "y.h5", eps_examples=5)

@@ -178,7 +178,9 @@ def test_sharded_signals_gather_to_the_unsharded_files(tiny_run, tmp_path):
     for f in SHARDED_SIGNALS:
         assert_same_artifact(results / MODEL / f, tiny_run / MODEL / f)
     for g in ablation_files:
-        assert_same_artifact(results / g, tiny_run / g)
+        # the unsharded EPS file comes from TriviaQA's held-in signals pass (eps_signals: other
+        # batches, so equal up to rounding); the sharded one from the EPS pass's own shards
+        assert_same_artifact(results / g, tiny_run / g, exact="eps_rank" not in g.parts)
 
 
 def test_a_killed_sharded_run_redoes_only_the_unfinished_shards(tiny_run, tmp_path):
@@ -527,7 +529,8 @@ def test_a_single_target_builds_only_what_it_needs(tmp_path):
     # SST2's signals come from projection_signals (Table 4's task): the same pass, also projected into the grid
     assert planned("table5") == {"prepare_model", "prepare_task", "signals", "projection_signals", "decompose",
                                  "fit_coefficients", "tunings", "heldin_reconstruction", "make_table5", "table5"}
-    assert planned("figure2") == {"prepare_model", "prepare_task", "eps_pefs", "eps_rank_decompose", "make_figure2",
+    # TriviaQA's own EPS (4) is the grid's largest: its held-in signals pass (eps_signals) is the grid's pass
+    assert planned("figure2") == {"prepare_model", "prepare_task", "eps_signals", "eps_rank_decompose", "make_figure2",
                                   "figure2"}
     # Table 4's task: one signals pass (projection_signals) writes every grid point's PEFs
     assert planned("table4") == {"prepare_model", "prepare_task", "projection_signals", "projection_npeff",
