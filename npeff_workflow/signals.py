@@ -1,4 +1,4 @@
-"""The signals pass of the rules signals / projection_signals (scripts/signals.py) and eps_pefs
+"""The signals pass of the rules signals / projection_signals / eps_signals (scripts/signals.py) and eps_pefs
 (scripts/eps_pefs.py): projected LRM-PEFs, and optionally predicted-class gradients and
 final-token activations, of a split's examples, each written with the attributes that
 identify the model, parameter selection, projection and rows.
