@@ -21,7 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 def main(*, inputs, outputs, task, eps, config_name):
     arrays, _ = io.read_pefs(inputs[0])
     if "gram_eigenvalues" not in arrays:
-        raise ValueError(f"{inputs[0]} has no gram_eigenvalues: it was not made by the EPS pass (rule eps_pefs or eps_signals)")
+        raise ValueError(f"{inputs[0]} has no gram_eigenvalues: it was not made by the EPS pass "
+                         "(rule eps_pefs or eps_signals)")
     eig = np.clip(arrays["gram_eigenvalues"].astype(np.float64), 0, None)  # [m, R] descending
     top = eig[:, :1]
     normalised = eig[top[:, 0] > 0] / top[top[:, 0] > 0]
