@@ -156,6 +156,7 @@ rule make_appendix_j:
         pefs=[f"{MAIN}/pefs/{t}/heldout.h5" for t in TASKS],
         examples=[f"{RESULTS}/data/{t}/heldout.jsonl" for t in TASKS],
         infos=[f"{RESULTS}/data/{t}/info.json" for t in TASKS],
+        model_dir=f"{RES}/models/{MAIN_MODEL}",  # its tokenizer names next-token predictions
     output:
         md=f"{RESULTS}/appendix_j.md",
         **figure_files("appendix_j", "appendix_j.rst"),

@@ -1,7 +1,9 @@
 """Rule make_appendix_j: top held-out examples of random NPEFF components, every task (Appendix J).
 
 Writes a Markdown document (each example with its label and the model's
-prediction, components marked with their tunings) and the same panels as a PDF.
+prediction, components marked with their tunings) and the same panels as a PDF. On tasks
+without label names (TriviaQA's next token) the prediction is the decoded token, quoted so that
+whitespace and special tokens show.
 """
 import json
 from pathlib import Path
@@ -17,8 +19,12 @@ from npeff_workflow.tables import task_title, write_text
 
 
 def main(*, coefficients, pefs, examples, infos, outputs, tasks, seed, n_components, n_examples, top_k, min_coefficient,
-         config_name):
+         config_name, model_dir=None):
     rng = np.random.default_rng(seed)
+    tokenizer = None
+    if model_dir is not None:  # only the tokenizer: to name next-token predictions
+        from transformers import AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     lines = [f"# Appendix J: top examples of random NPEFF components (config {config_name})", "",
              f"For each task, {n_components} components drawn at random (seed {seed}) among those with at least "
              f"{top_k} held-out examples with a positive coefficient; their top {n_examples} held-out examples by "
@@ -45,7 +51,7 @@ def main(*, coefficients, pefs, examples, infos, outputs, tasks, seed, n_compone
                       "| # | coefficient | label | prediction | text |", "|---|---|---|---|---|"]
             for rank, i in enumerate(shown, 1):
                 label = names[signals["labels"][i]] if names and signals["labels"][i] >= 0 else "–"
-                pred = names[signals["preds"][i]] if names else f"token {signals['preds'][i]}"
+                pred = names[signals["preds"][i]] if names else token_name(tokenizer, int(signals["preds"][i]))
                 text = texts[i].replace("|", "\\|").replace("\n", " ")
                 lines.append(f"| {rank} | {W[i, c]:.3g} | {label} | {pred} | {text} |")
             lines.append("")
@@ -53,6 +59,13 @@ def main(*, coefficients, pefs, examples, infos, outputs, tasks, seed, n_compone
     write_text(Path(outputs.md), "\n".join(lines))
     top_examples_figure(panels, Path(outputs.pdf), Path(outputs.png),
                         f"Appendix J: top held-out examples of random NPEFF components (config {config_name}).")
+
+
+def token_name(tokenizer, token_id: int) -> str:
+    """A next-token prediction for a Markdown table: `' The'` (token 378), quoted, pipes escaped."""
+    if tokenizer is None:
+        return f"token {token_id}"
+    return f"`{tokenizer.decode([token_id])!r}` (token {token_id})".replace("|", "\\|")
 
 
 if __name__ == "__main__":

@@ -115,3 +115,17 @@ def test_table1_prints_the_chance_figures_and_majority_shares_of_each_task(tmp_p
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert float(cells[2]) == pytest.approx(2 * 4845 / 62852101650, rel=0.05)  # printed to 2 digits
     assert 0.55 < float(cells[4]) < 0.7 and cells[5] == "1.00"
+
+
+def test_appendix_j_names_next_token_predictions_by_their_decoded_token():
+    make_appendix_j = importlib.import_module("make_appendix_j")
+
+    class Tokenizer:  # decodes like a BPE vocabulary with a chat end-of-turn token
+        def decode(self, ids):
+            return {2: "<|im_end|>", 198: "\n", 378: " The"}[ids[0]]
+
+    name = make_appendix_j.token_name
+    assert name(Tokenizer(), 378) == "`' The'` (token 378)"  # quoted: the leading space shows
+    assert name(Tokenizer(), 198) == "`'\\n'` (token 198)"
+    assert name(Tokenizer(), 2) == "`'<\\|im_end\\|>'` (token 2)"  # pipes escaped for the Markdown table
+    assert name(None, 5) == "token 5"
