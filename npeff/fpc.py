@@ -254,8 +254,10 @@ def spectral_norm(projection: SparseProjection, *, n_iter: int = 30, seed: int =
     gen = torch.Generator().manual_seed(seed)
     v = torch.randn((1, projection.out_dim), generator=gen).to(device)
     estimate = 0.0
+    u = None  # [1, n]: A^T v, one buffer for every iteration
     for _ in range(n_iter):
-        w = projection.project(projection.transpose(v))  # A A^T v
+        u = projection.transpose(v, out=u)
+        w = projection.project(u)  # A A^T v
         estimate = w.norm().item()
         v = w / max(estimate, 1e-30)
     return 1.02 * math.sqrt(estimate)
