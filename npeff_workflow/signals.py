@@ -1,5 +1,5 @@
-"""The signals pass of the rules signals / projection_signals / eps_signals (scripts/signals.py) and eps_pefs
-(scripts/eps_pefs.py): projected LRM-PEFs, and optionally predicted-class gradients and
+"""The signals pass of the rules signals / projection_signals / eps_signals (scripts/signals.py)
+and eps_pefs (scripts/eps_pefs.py): projected LRM-PEFs, and optionally predicted-class gradients and
 final-token activations, of a split's examples, each written with the attributes that
 identify the model, parameter selection, projection and rows.
 
@@ -121,10 +121,10 @@ def collect_signals(*, model_dir, examples_path, info_path, task: str, task_sett
     io.write_pefs(pefs_path, stacked(G), norms, log_probs, labels, pef_attrs, ids,
                   gram_eigenvalues=stacked(gram_eigenvalues) if eigenvalues else None)
     if eps_path is not None:
-        first = slice(0, eps_examples)  # the file's first examples, as the EPS pass takes them
-        io.write_pefs(eps_path, stacked(full_G)[first], norms[first], log_probs[first], labels[first],
-                      {**{k: v for k, v in pef_attrs.items() if k not in timing}, "svd_rank": None}, ids[first],
-                      gram_eigenvalues=stacked(gram_eigenvalues)[first])
+        head = slice(0, eps_examples)  # the file's first examples, as the EPS pass takes them
+        io.write_pefs(eps_path, stacked(full_G)[head], norms[head], log_probs[head], labels[head],
+                      {**{k: v for k, v in pef_attrs.items() if k not in timing}, "svd_rank": None}, ids[head],
+                      gram_eigenvalues=stacked(gram_eigenvalues)[head])
     for path, grid_projection, stored in zip(grid_paths, grid_projections, grid_G):
         io.write_pefs(path, stacked(stored), norms, log_probs, labels,
                       {**{k: v for k, v in pef_attrs.items() if k not in timing}, **grid_projection.attrs()}, ids)
