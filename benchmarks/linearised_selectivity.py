@@ -24,6 +24,11 @@ above `component` would say the decomposition's directions, not the PEFs, limit 
 Not part of the workflow; reads a finished run, numpy only, seconds:
 
     python benchmarks/linearised_selectivity.py results/default --tasks sst2 yat
+
+With --components C [C ...] it decomposes each task's held-in PEFs (NPEFF, the config's
+`decomposition` settings, seed 0) at those counts instead of reading the run's decompositions,
+and scores every eligible component of each: how selective the decomposition can be as its
+components get finer, without a forward pass (seconds to a minute per decomposition).
 """
 import argparse
 import csv
@@ -85,6 +90,35 @@ def cross_validated_contrast(G: np.ndarray, N: np.ndarray, top: np.ndarray) -> f
                            for fitted, scored in (halves, halves[::-1])])
 
 
+def decompositions(args, M: Path, task: str, method: str, G):
+    """(name, {"W", "H"}, {component: measured KL ratio}) of the run's decompositions, or of fresh
+    NPEFF decompositions at args.components (none measured)."""
+    if args.components:
+        if method != "npeff":
+            return
+        import yaml
+
+        from npeff.decompose import NPEFF
+        from npeff_workflow.settings import npeff_kwargs
+
+        config = yaml.safe_load(args.config.read_text())
+        from snakemake.utils import validate  # fills the schema's defaults, as the workflow does
+
+        validate(config, str(Path(__file__).resolve().parent.parent / "config" / "schema.yaml"), set_default=True)
+        settings = config["decomposition"]
+        for C in args.components:
+            result = NPEFF(**npeff_kwargs(settings, C, 0)).fit(torch.from_numpy(np.asarray(G, np.float32)))
+            yield f"npeff_c{C}_s0 (fresh)", {"W": result.W.numpy(), "H": result.H.numpy()}, {}
+        return
+    for path in sorted((M / "decomp" / task).glob(f"{method}_c*_s0.h5")):
+        csv_path = M / "perturb" / task / f"{path.stem}.csv"
+        measured = {}
+        if csv_path.exists():  # the components the perturb rule chose, with their measured ratios
+            with open(csv_path) as f:
+                measured = {int(row["component"]): float(row["kl_ratio"]) for row in csv.DictReader(f)}
+        yield path.stem, io.read_decomposition(path)[0], measured
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", type=Path, help="results/<config>")
@@ -94,6 +128,9 @@ def main():
     ap.add_argument("--top-k", type=int, default=16)
     ap.add_argument("--min-coefficient", type=float, default=0.0)
     ap.add_argument("--similarity-threshold", type=float, default=0.5)
+    ap.add_argument("--components", type=int, nargs="+",
+                    help="decompose the held-in PEFs at these component counts (NPEFF only)")
+    ap.add_argument("--config", type=Path, default=Path("config/config.yaml"), help="its decomposition settings")
     args = ap.parse_args()
 
     M = args.results / args.model
@@ -105,13 +142,7 @@ def main():
         G = np.asarray(signals["G"], np.float64)  # [m, r, d]
         N = normalised_rows(G)  # each F_i at unit Frobenius norm
         for method in args.methods:
-            for path in sorted((M / "decomp" / task).glob(f"{method}_c*_s0.h5")):
-                csv_path = M / "perturb" / task / f"{path.stem}.csv"
-                measured = {}
-                if csv_path.exists():  # the components the perturb rule chose, with their measured ratios
-                    with open(csv_path) as f:
-                        measured = {int(row["component"]): float(row["kl_ratio"]) for row in csv.DictReader(f)}
-                decomposition, _ = io.read_decomposition(path)
+            for name, decomposition, measured in decompositions(args, M, task, method, signals["G"]):
                 H = torch.from_numpy(decomposition["H"])  # [C, d]
                 tops = top_examples(decomposition["W"], args.top_k, args.min_coefficient)
                 chosen = list(measured) or [c for c, top in enumerate(tops) if top is not None]  # else every eligible
@@ -126,7 +157,7 @@ def main():
                     found["contrast"].append(cross_validated_contrast(G, N, top))
                 cells = [f"{geometric_mean(found[k]):.2f} (max {max(found[k]):.2f})" for k in found]
                 table2 = f"{geometric_mean(measured.values()):.2f}" if measured else "– (not perturbed yet)"
-                print(f"| {task} | {path.stem} | {len(G)} | {len(chosen)} | {table2} | "
+                print(f"| {task} | {name} | {len(G)} | {len(chosen)} | {table2} | "
                       + " | ".join(cells) + f" | {len(G) / args.top_k:.1f} |")
 
 
