@@ -26,6 +26,16 @@ from npeff.projection import SparseProjection
 from npeff.tasks import LabelTokenTask
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo's "model name"), for printing beside wall times."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def timed(fn, repeat: int = 3, sync=None) -> float:
     """Best wall time of `repeat` calls after one warm-up call."""
     fn()

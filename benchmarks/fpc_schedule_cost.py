@@ -11,7 +11,6 @@ ratio is what the in-place steps save. Prints seconds per component, the ratio, 
 the two solutions are bitwise equal.
 """
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import cpu_model  # noqa: E402
 from npeff.fpc import fpc_schedule, spectral_norm  # noqa: E402
 from npeff.projection import SparseProjection  # noqa: E402
 
@@ -65,11 +66,7 @@ def main():
         plain.append(time.perf_counter() - start)
         equal &= torch.equal(u_ours, u_plain)
         del u_ours, u_plain
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").exists():
-        cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-                   cpu)
-    print(f"n {args.n:,}, d {args.dim}, density {args.density}; {torch.get_num_threads()} threads, {cpu}")
+    print(f"n {args.n:,}, d {args.dim}, density {args.density}; {torch.get_num_threads()} threads, {cpu_model()}")
     print(f"fpc_schedule {min(ours):.2f} s per component, plain lines {min(plain):.2f} s "
           f"(min of {args.repeat}): {min(plain) / min(ours):.1f}x; solutions bitwise equal: {equal}")
 

@@ -90,22 +90,25 @@ def cross_validated_contrast(G: np.ndarray, N: np.ndarray, top: np.ndarray) -> f
                            for fitted, scored in (halves, halves[::-1])])
 
 
-def decompositions(args, M: Path, task: str, method: str, G):
+def decomposition_settings(config_path: Path) -> dict:
+    """The config's `decomposition` section with the schema's defaults filled, as the workflow reads it."""
+    import yaml
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(config_path.read_text())
+    validate(config, str(Path(__file__).resolve().parent.parent / "config" / "schema.yaml"), set_default=True)
+    return config["decomposition"]
+
+
+def decompositions(args, M: Path, task: str, method: str, G, settings: dict | None):
     """(name, {"W", "H"}, {component: measured KL ratio}) of the run's decompositions, or of fresh
-    NPEFF decompositions at args.components (none measured)."""
+    NPEFF decompositions at args.components with `settings` (none measured)."""
     if args.components:
         if method != "npeff":
             return
-        import yaml
-
         from npeff.decompose import NPEFF
         from npeff_workflow.settings import npeff_kwargs
 
-        config = yaml.safe_load(args.config.read_text())
-        from snakemake.utils import validate  # fills the schema's defaults, as the workflow does
-
-        validate(config, str(Path(__file__).resolve().parent.parent / "config" / "schema.yaml"), set_default=True)
-        settings = config["decomposition"]
         for C in args.components:
             result = NPEFF(**npeff_kwargs(settings, C, 0)).fit(torch.from_numpy(np.asarray(G, np.float32)))
             yield f"npeff_c{C}_s0 (fresh)", {"W": result.W.numpy(), "H": result.H.numpy()}, {}
@@ -134,6 +137,7 @@ def main():
     args = ap.parse_args()
 
     M = args.results / args.model
+    settings = decomposition_settings(args.config) if args.components else None
     print("| task | method | pool | components | Table 2 KL ratio (measured) | component h | shared | "
           "contrast (cross-validated) | pool / 16 |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -142,7 +146,7 @@ def main():
         G = np.asarray(signals["G"], np.float64)  # [m, r, d]
         N = normalised_rows(G)  # each F_i at unit Frobenius norm
         for method in args.methods:
-            for name, decomposition, measured in decompositions(args, M, task, method, signals["G"]):
+            for name, decomposition, measured in decompositions(args, M, task, method, signals["G"], settings):
                 H = torch.from_numpy(decomposition["H"])  # [C, d]
                 tops = top_examples(decomposition["W"], args.top_k, args.min_coefficient)
                 chosen = list(measured) or [c for c, top in enumerate(tops) if top is not None]  # else every eligible

@@ -27,7 +27,6 @@ projection hashes its matrix once per call and reuses it for every row of the ba
 """
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import timed  # noqa: E402
+from bench_core import cpu_model, timed  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
 from npeff.models import ParameterSelection, load_model, random_model  # noqa: E402
 from npeff.pef import compute_pefs  # noqa: E402
@@ -72,10 +71,8 @@ def main():
     n = selection.n_parameters(model)
     proj_cfg = cfg["projection"]
     projection = SparseProjection(n, proj_cfg["dim"], seed=proj_cfg["seed"], density=proj_cfg["density"])
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     print(f"{model_name}, {n:,} parameters, projection to {proj_cfg['dim']} at density {proj_cfg['density']}; "
-          f"device {device_name(args.device)}{'' if args.device == 'cuda' else ', ' + cpu}")
+          f"device {device_name(args.device)}{'' if args.device == 'cuda' else ', ' + cpu_model()}")
     single_row_passes(projection, args.device)
     for task_name in args.tasks or list(cfg["tasks"]):
         tcfg = cfg["tasks"][task_name]
