@@ -17,8 +17,8 @@ when the run has not perturbed yet), three directions:
              half of the top examples, scored on the other half, both ways (fitting and scoring on
              the same examples would reward directions of their individual noise).
 
-The ratio is mean over the top 16 over the mean over every held-in example (the pool includes
-the top, as the perturb rule's random baseline may), so it lies in [0, m / 16]. The two oracles
+The ratio is mean over the top 16 over the mean over the other held-in examples (the perturb
+rule's baseline also leaves a component's top examples out). The two oracles
 bound nothing (on the default both score below the components themselves); a `contrast` far
 above `component` would say the decomposition's directions, not the PEFs, limit Table 2.
 Not part of the workflow; reads a finished run, numpy only, seconds:
@@ -77,16 +77,17 @@ def contrast_direction(N: np.ndarray, fitted: np.ndarray) -> np.ndarray:
     return vectors[:, 0]
 
 
-def ratio(G: np.ndarray, top: np.ndarray, v: np.ndarray) -> float:
-    q = quadratic_forms(G, v)
-    return float(q[top].mean() / q.mean())
+def ratio(G: np.ndarray, top: np.ndarray, v: np.ndarray, left_out: np.ndarray | None = None) -> float:
+    """Mean quadratic form over `top` over the mean over the examples not in `left_out` (default: top)."""
+    q = quadratic_forms(G, v)  # [m]
+    return float(q[top].mean() / np.delete(q, top if left_out is None else left_out).mean())
 
 
 def cross_validated_contrast(G: np.ndarray, N: np.ndarray, top: np.ndarray) -> float:
     """The contrast direction (from N, G's normalised rows) fitted on the top's even ranks, scored
     on G at its odd ranks, and the other way: the geometric mean of the two ratios."""
     halves = (top[0::2], top[1::2])
-    return geometric_mean([ratio(G, scored, contrast_direction(N, fitted))
+    return geometric_mean([ratio(G, scored, contrast_direction(N, fitted), left_out=top)
                            for fitted, scored in (halves, halves[::-1])])
 
 

@@ -31,13 +31,21 @@ def pivot(rows: list[dict], row_key: str = "method", column_key: str = "task"):
 
 
 def read_perturbations(path) -> dict:
-    """A perturb rule's CSV (one row per component) -> n_components, n_baseline and the geometric means
-    of its KL and PEF-norm ratios (Tables 2, 6, 10)."""
+    """A perturb rule's CSV (one row per component) -> n_components, n_baseline (the random baseline
+    drawn, before each component's own top examples are left out of it), the mean number of top
+    examples it held, and the geometric means of the KL and PEF-norm ratios (Tables 2, 6, 10); also
+    of the KL ratio with the top examples kept in the baseline, where the CSV has it."""
     with open(path) as f:
         components = list(csv.DictReader(f))
-    return {"n_components": len(components), "n_baseline": int(components[0]["n_baseline"]) if components else 0,
+    in_baseline = [int(c.get("n_top_in_baseline") or 0) for c in components]
+    with_top = [c["kl_ratio_with_top"] for c in components if c.get("kl_ratio_with_top")]
+    return {"n_components": len(components),
+            "n_baseline": int(components[0]["n_baseline"]) + in_baseline[0] if components else 0,
+            "mean_top_in_baseline": sum(in_baseline) / len(in_baseline) if in_baseline else 0.0,
             "kl_ratio": geometric_mean(float(c["kl_ratio"]) for c in components),
-            "norm_ratio": geometric_mean(float(c["norm_ratio"]) for c in components)}
+            "norm_ratio": geometric_mean(float(c["norm_ratio"]) for c in components),
+            "kl_ratio_with_top": geometric_mean(float(v) for v in with_top) if len(with_top) == len(components)
+            else None}
 
 
 def write_table(outputs, rows: list[dict], header: list[str], body: list[list[str]], caption: str, label: str) -> None:

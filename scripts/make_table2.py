@@ -14,7 +14,9 @@ def main(*, perturbations, outputs, entries, top_k, magnitude, model_name, confi
     caption = (f"Table 2: perturbation results, geometric means over components of the ratio of mean "
                f"KL(perturbed || original) on each component's top {top_k} held-in examples (the decomposition's "
                "own, as the paper) to the mean over a "
-               f"random held-in baseline set (sizes in table2.csv), keeping the larger of the two signs, and the same "
+               f"random held-in baseline set less the component's own top examples (sizes in table2.csv; "
+               "kl_ratio_with_top keeps them, as a pool of a few hundred makes them a large share of the baseline), "
+               "keeping the larger of the two signs, and the same "
                f"ratio of PEF norms; "
                f"L2 magnitude {magnitude}; model {model_name}, config {config_name}")
     write_table(outputs, rows, header, body, caption, "tab:perturbations")

@@ -98,6 +98,25 @@ def test_planted_direction_is_selective_and_a_random_one_is_not(model):
     assert 0.5 < geometric < 2, ratios
 
 
+def test_top_examples_drawn_into_the_baseline_are_left_out_of_its_mean(model):
+    prefix, task, planted, top, base, originals = planted_setup(model)
+    direction = unit_direction(planted, 0.5)
+    apart = perturbation_effect(prefix, task, LAST_BLOCK, direction, top, base, originals)
+    drawn_in = top + base  # a small pool's baseline that drew all 8 top examples
+    marked = torch.tensor([True] * 8 + [False] * 40)
+    left_out = perturbation_effect(prefix, task, LAST_BLOCK, direction, top, drawn_in, originals,
+                                   top_in_baseline=marked)
+    kept = perturbation_effect(prefix, task, LAST_BLOCK, direction, top, drawn_in, originals)
+    assert left_out["kl_ratio"] == pytest.approx(apart["kl_ratio"], rel=1e-5)
+    assert left_out["kl_baseline"] == pytest.approx(apart["kl_baseline"], rel=1e-5)
+    assert left_out["kl_ratio_with_top"] == pytest.approx(kept["kl_ratio"], rel=1e-5)
+    # a selective direction: counting its top examples in the baseline pulls the ratio towards 1
+    assert 1 < kept["kl_ratio"] < left_out["kl_ratio"]
+    with pytest.raises(ValueError, match="no baseline is left"):
+        perturbation_effect(prefix, task, LAST_BLOCK, direction, top, top, originals,
+                            top_in_baseline=torch.ones(8, dtype=torch.bool))
+
+
 def test_planted_direction_survives_projection_and_fpc(model):
     prefix, task, planted, top, base, originals = planted_setup(model)
     projection = SparseProjection(planted.shape[0], 1024, seed=0, density=8)

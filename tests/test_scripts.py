@@ -52,17 +52,23 @@ def test_rule_arguments_are_taken_by_name_and_ambiguity_is_an_error():
         rule_arguments(main, _rule(input={"pefs": "p"}, wildcards={"task": "x"}))
 
 
-def _write_perturbations(path, kl_ratios, norm_ratios):
+def _write_perturbations(path, kl_ratios, norm_ratios, with_top=None, top_in_baseline=None):
+    """A perturb CSV; without with_top / top_in_baseline, one written before those columns existed."""
+    extra = [] if with_top is None else ["kl_ratio_with_top", "n_top_in_baseline"]
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["component", "kl_ratio", "norm_ratio", "n_baseline"])
+        writer = csv.DictWriter(f, fieldnames=["component", "kl_ratio", "norm_ratio", "n_baseline"] + extra)
         writer.writeheader()
-        writer.writerows({"component": c, "kl_ratio": k, "norm_ratio": n, "n_baseline": 200}
-                         for c, (k, n) in enumerate(zip(kl_ratios, norm_ratios)))
+        for c, (k, n) in enumerate(zip(kl_ratios, norm_ratios)):
+            row = {"component": c, "kl_ratio": k, "norm_ratio": n, "n_baseline": 200}
+            if with_top is not None:  # n_baseline counts the baseline less the component's top examples
+                row.update(kl_ratio_with_top=with_top[c], n_top_in_baseline=top_in_baseline[c],
+                           n_baseline=200 - top_in_baseline[c])
+            writer.writerow(row)
 
 
 def test_table2_main_reports_geometric_means_of_the_component_ratios(tmp_path):
     make_table2 = importlib.import_module("make_table2")
-    _write_perturbations(tmp_path / "a.csv", [2.0, 8.0], [1.0, 1.0])
+    _write_perturbations(tmp_path / "a.csv", [2.0, 8.0], [1.0, 1.0], with_top=[1.0, 4.0], top_in_baseline=[9, 7])
     _write_perturbations(tmp_path / "b.csv", [3.0, 3.0, 3.0], [0.5, 2.0, 1.0])
     outputs = SimpleNamespace(**{kind: str(tmp_path / f"table2.{kind}") for kind in ("csv", "md", "tex")})
     make_table2.main(perturbations=[str(tmp_path / "a.csv"), str(tmp_path / "b.csv")],
@@ -71,6 +77,9 @@ def test_table2_main_reports_geometric_means_of_the_component_ratios(tmp_path):
     rows = list(csv.DictReader(open(outputs.csv)))
     assert [(r["method"], r["n_components"]) for r in rows] == [("npeff", "2"), ("gnpeff", "3")]
     assert float(rows[0]["kl_ratio"]) == pytest.approx(4.0) and float(rows[1]["norm_ratio"]) == pytest.approx(1.0)
+    assert float(rows[0]["kl_ratio_with_top"]) == pytest.approx(2.0) and rows[1]["kl_ratio_with_top"] == ""
+    assert [r["n_baseline"] for r in rows] == ["200", "200"]  # as drawn, before the top examples are left out
+    assert float(rows[0]["mean_top_in_baseline"]) == pytest.approx(8.0)
     assert "| NPEFF | 4.00 | 1.00 |" in Path(outputs.md).read_text()
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from npeff.analysis.selectivity import choose_components, draw_baseline, geometric_mean, norm_ratio
+from npeff.analysis.selectivity import baseline_without, choose_components, draw_baseline, geometric_mean, norm_ratio
 from npeff_workflow import registry
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,6 +57,7 @@ def test_perturbation_draws_are_seeded_sorted_and_without_repeats():
     assert choose_components(np.random.default_rng(3), [2, 5, 7, 11, 13], 3) == components  # same seed, same draw
     assert choose_components(np.random.default_rng(0), [4, 9], 8) == [4, 9] and choose_components(None, [], 8) == []
     assert draw_baseline(np.random.default_rng(0), 5, 200) == [0, 1, 2, 3, 4]
+    assert baseline_without([9, 2, 7, 4], np.array([7, 1, 9])) == [2, 4]  # the batching order is kept
 
 
 def test_ratio_statistics():

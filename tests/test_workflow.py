@@ -297,7 +297,13 @@ def test_perturbations_and_table2(tiny_run):
                 assert int(r["n_top"]) == cfg["tunings"]["top_k"]
                 # top examples and baseline come from the held-in examples, as the paper
                 n_heldin = sum(1 for _ in open(tiny_run / "data" / t / "heldin.jsonl"))
-                assert int(r["n_baseline"]) == min(cfg["perturbation"]["n_baseline"], n_heldin)
+                drawn = min(cfg["perturbation"]["n_baseline"], n_heldin)
+                # the baseline less the component's own top examples
+                assert int(r["n_baseline"]) + int(r["n_top_in_baseline"]) == drawn
+                assert int(r["n_top_in_baseline"]) <= int(r["n_top"])
+                if drawn == n_heldin:  # the whole pool: every top example was drawn
+                    assert int(r["n_top_in_baseline"]) == int(r["n_top"])
+                assert float(r["kl_ratio_with_top"]) > 0
                 # Appendix G's schedule: one iteration per continuation stage, a non-zero direction
                 assert r["fpc_solver"] == "paper_schedule" and int(r["fpc_iterations"]) >= 1
                 assert int(r["nonzeros"]) > 0 and 0 < float(r["fpc_relative_residual"]) < 1

@@ -29,6 +29,13 @@ def geometric_mean(values) -> float | None:
     return math.exp(sum(math.log(max(v, 1e-30)) for v in values) / len(values)) if values else None
 
 
+def baseline_without(baseline: list[int], top: list[int]) -> list[int]:
+    """The baseline examples that are not among `top`: the set a component's KL and norm ratios
+    compare its top examples against (npeff.perturb.perturbation_effect says why)."""
+    top = set(int(i) for i in top)
+    return [i for i in baseline if int(i) not in top]
+
+
 def norm_ratio(pef_norms: np.ndarray, top: list[int], baseline: list[int]) -> float:
     """Mean PEF Frobenius norm of the top examples over the baseline's (Table 2's Norm column):
     near 1 says the top examples are not just more sensitive to every perturbation.
