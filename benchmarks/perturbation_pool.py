@@ -8,7 +8,9 @@ that alone moves the ratio, on a finished run, for the components the perturb ru
   1. each component's direction is recovered as the perturb rule does (the config's
      `perturbation` settings) and applied with the sign the rule kept;
   2. KL(perturbed || original) is computed for *every* held-in example, once;
-  3. from these, the ratio mean KL(top k by coefficient) / mean KL(pool) is read off for
+  3. from these, the ratio mean KL(top k by coefficient) / mean KL(rest of the pool) is read off
+     (and, in a second column, over the whole pool, top included: what a baseline that draws
+     the top examples measures) for
      (a) the whole pool and k = 1 ... 64 (a smaller k is a rarer selection: k/m of the pool), and
      (b) the paper's k = 16 in random sub-pools of m/8 ... m examples (the statistic as a
          smaller run would report it; 200 draws each, ratio of the mean KLs).
@@ -35,23 +37,24 @@ from npeff.perturb import encode_texts, kl_divergence, perturbed, reject_similar
 from npeff_workflow.settings import recover_direction  # noqa: E402
 
 
-def top_k_ratio(kl: np.ndarray, coefficients: np.ndarray, k: int) -> float:
-    """mean KL of the k examples with the largest coefficients over the pool's mean KL.
-    kl, coefficients: [m]."""
+def top_k_ratio(kl: np.ndarray, coefficients: np.ndarray, k: int, with_top: bool = False) -> float:
+    """mean KL of the k examples with the largest coefficients over the mean KL of the rest of the
+    pool (with_top: of the whole pool, top included). kl, coefficients: [m]."""
     top = np.argsort(-coefficients, kind="stable")[:k]
-    return float(kl[top].mean() / kl.mean())
+    return float(kl[top].mean() / (kl.mean() if with_top else np.delete(kl, top).mean()))
 
 
 def subpool_ratio(kl: np.ndarray, coefficients: np.ndarray, pool: int, k: int, draws: int,
-                  rng: np.random.Generator) -> float:
-    """E[mean KL of the top k of a random pool of `pool` examples] / E[mean KL of such a pool]."""
-    top_means, pool_means = [], []
+                  rng: np.random.Generator, with_top: bool = False) -> float:
+    """E[mean KL of the top k of a random pool of `pool` examples] / E[mean KL of the rest of such
+    a pool] (with_top: of the whole pool)."""
+    top_means, rest_means = [], []
     for _ in range(draws):
         members = rng.choice(kl.size, size=pool, replace=False)
-        top = members[np.argsort(-coefficients[members], kind="stable")[:k]]
-        top_means.append(kl[top].mean())
-        pool_means.append(kl[members].mean())
-    return float(np.mean(top_means) / np.mean(pool_means))
+        order = np.argsort(-coefficients[members], kind="stable")
+        top_means.append(kl[members[order[:k]]].mean())
+        rest_means.append(kl[members].mean() if with_top else kl[members[order[k:]]].mean())
+    return float(np.mean(top_means) / np.mean(rest_means))
 
 
 def main():
@@ -82,8 +85,9 @@ def main():
 
     ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= m // 2]
     pools = sorted({max(32, m // 8), m // 4, m // 2, m})
-    rng = np.random.default_rng(0)
-    by_k, by_pool, rule_ratios = {k: [] for k in ks}, {p: [] for p in pools}, []
+    by_k = {(k, with_top): [] for k in ks for with_top in (False, True)}
+    by_pool = {(p, with_top): [] for p in pools for with_top in (False, True)}
+    rule_ratios = []
     for c, sign, rule_ratio in chosen:
         t0 = time.perf_counter()
         target = reject_similar(H, c, settings["similarity_threshold"])
@@ -93,23 +97,26 @@ def main():
             kl = torch.cat([kl_divergence(prefix.run(task, b), o) for b, o in zip(batches, originals)]).numpy()
         del direction
         coefficients = W[:, c]
-        for k in ks:
-            by_k[k].append(top_k_ratio(kl, coefficients, k))
-        for pool in pools:
-            by_pool[pool].append(subpool_ratio(kl, coefficients, pool, 16, args.draws, rng))
+        for k, with_top in by_k:
+            by_k[k, with_top].append(top_k_ratio(kl, coefficients, k, with_top))
+        for pool, with_top in by_pool:  # the same draws for both columns
+            by_pool[pool, with_top].append(subpool_ratio(kl, coefficients, pool, 16, args.draws,
+                                                         np.random.default_rng(pool), with_top))
         rule_ratios.append(rule_ratio)
         print(f"  component {c}: pool mean KL {kl.mean():.3g}, {(coefficients > 0).sum()} examples with a positive "
-              f"coefficient; top-16/pool {by_k[16][-1]:.2f} (perturb rule, top 16/random {rule_ratio:.2f}); "
+              f"coefficient; top-16/rest {by_k[16, False][-1]:.2f} (perturb rule, top 16/random {rule_ratio:.2f}); "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
 
     print(f"\n{task_name} {args.name}, geometric mean over {len(chosen)} components "
           f"(perturb rule's Table 2 cell: {geometric_mean(rule_ratios):.2f})")
-    print("(a) whole pool, top k:\n| k | k / pool | KL ratio |\n| --- | --- | --- |")
+    print("(a) whole pool, top k:\n| k | k / pool | KL ratio, top / rest | top / pool |\n| --- | --- | --- | --- |")
     for k in ks:
-        print(f"| {k} | {k / m:.3f} | {geometric_mean(by_k[k]):.2f} |")
-    print(f"(b) top 16 of a random sub-pool ({args.draws} draws):\n| pool | 16 / pool | KL ratio |\n| --- | --- | --- |")
+        print(f"| {k} | {k / m:.3f} | {geometric_mean(by_k[k, False]):.2f} | {geometric_mean(by_k[k, True]):.2f} |")
+    print(f"(b) top 16 of a random sub-pool ({args.draws} draws):\n"
+          "| pool | 16 / pool | KL ratio, top / rest | top / pool |\n| --- | --- | --- | --- |")
     for pool in pools:
-        print(f"| {pool} | {16 / pool:.3f} | {geometric_mean(by_pool[pool]):.2f} |")
+        print(f"| {pool} | {16 / pool:.3f} | {geometric_mean(by_pool[pool, False]):.2f} "
+              f"| {geometric_mean(by_pool[pool, True]):.2f} |")
 
 
 if __name__ == "__main__":
