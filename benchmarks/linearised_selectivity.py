@@ -28,7 +28,9 @@ Not part of the workflow; reads a finished run, numpy only, seconds:
 With --components C [C ...] it decomposes each task's held-in PEFs (NPEFF, the config's
 `decomposition` settings, seed 0) at those counts instead of reading the run's decompositions,
 and scores every eligible component of each: how selective the decomposition can be as its
-components get finer, without a forward pass (seconds to a minute per decomposition).
+components get finer, without a forward pass (seconds to a minute per decomposition). With
+--pool N as well, only N random held-in examples are decomposed and scored: SST2 at YAT's pool
+size separates the pool from the task.
 """
 import argparse
 import csv
@@ -134,20 +136,29 @@ def main():
     ap.add_argument("--similarity-threshold", type=float, default=0.5)
     ap.add_argument("--components", type=int, nargs="+",
                     help="decompose the held-in PEFs at these component counts (NPEFF only)")
+    ap.add_argument("--pool", type=int,
+                    help="with --components: decompose and score only this many random held-in examples (seed 0), "
+                         "to put two tasks on the same pool size")
     ap.add_argument("--config", type=Path, default=Path("config/config.yaml"), help="its decomposition settings")
     args = ap.parse_args()
+    if args.pool and not args.components:
+        ap.error("--pool needs --components (the run's own decompositions cover the whole pool)")
 
     M = args.results / args.model
     settings = decomposition_settings(args.config) if args.components else None
     print("| task | method | pool | components | Table 2 KL ratio (measured) | component h | shared | "
-          "contrast (cross-validated) | pool / 16 |")
+          "contrast (cross-validated) | 16 / pool |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for task in args.tasks:
         signals, _ = io.read_pefs(M / "pefs" / task / "heldin.h5")
         G = np.asarray(signals["G"], np.float64)  # [m, r, d]
+        if args.pool:
+            if args.pool > len(G):
+                raise SystemExit(f"--pool {args.pool}: {task} has {len(G)} held-in examples")
+            G = G[np.sort(np.random.default_rng(0).choice(len(G), args.pool, replace=False))]
         N = normalised_rows(G)  # each F_i at unit Frobenius norm
         for method in args.methods:
-            for name, decomposition, measured in decompositions(args, M, task, method, signals["G"], settings):
+            for name, decomposition, measured in decompositions(args, M, task, method, G, settings):
                 H = torch.from_numpy(decomposition["H"])  # [C, d]
                 tops = top_examples(decomposition["W"], args.top_k, args.min_coefficient)
                 chosen = list(measured) or [c for c, top in enumerate(tops) if top is not None]  # else every eligible
@@ -163,7 +174,7 @@ def main():
                 cells = [f"{geometric_mean(found[k]):.2f} (max {max(found[k]):.2f})" for k in found]
                 table2 = f"{geometric_mean(measured.values()):.2f}" if measured else "– (not perturbed yet)"
                 print(f"| {task} | {name} | {len(G)} | {len(chosen)} | {table2} | "
-                      + " | ".join(cells) + f" | {len(G) / args.top_k:.1f} |")
+                      + " | ".join(cells) + f" | {args.top_k / len(G):.3f} |")
 
 
 if __name__ == "__main__":
