@@ -178,3 +178,29 @@ def perturbation_effect(prefix: FrozenPrefix, task, selection: ParameterSelectio
                     "kl_baseline": float(others.mean()),
                     "kl_ratio_with_top": float(kl_top.mean() / kl_base.mean().clamp_min(1e-30))}
     return best
+
+
+def perturbation_inputs_differ(H_a: torch.Tensor, W_a, H_b: torch.Tensor, W_b, top_k: int, min_coefficient: float,
+                               threshold: float = 0.5, tolerance: float = 1e-4) -> str | None:
+    """Why two decompositions (H [C, d], W [m, C] as numpy) would give different perturbation
+    experiments, or None where they give the same one: the same components with the same top
+    examples (so the same random components and baseline are drawn), and each such component's
+    rejected direction (reject_similar) the same up to sign (both signs are tried) within
+    1 - |cos| <= tolerance. Used where two methods decompose the same matrices (NPEFF and G-NPEFF
+    on a two-label task), to perturb once."""
+    from npeff.analysis.tunings import top_examples  # torch-free; imported here to keep this module's imports small
+
+    if H_a.shape != H_b.shape or W_a.shape != W_b.shape:
+        return f"shapes differ: H {tuple(H_a.shape)} vs {tuple(H_b.shape)}, W {W_a.shape} vs {W_b.shape}"
+    tops_a, tops_b = top_examples(W_a, top_k, min_coefficient), top_examples(W_b, top_k, min_coefficient)
+    for c, (top_a, top_b) in enumerate(zip(tops_a, tops_b)):
+        if (top_a is None) != (top_b is None) or (top_a is not None and set(top_a) != set(top_b)):
+            return f"component {c} has other top examples"
+    for c, top in enumerate(tops_a):
+        if top is None:
+            continue
+        a, b = reject_similar(H_a, c, threshold).double(), reject_similar(H_b, c, threshold).double()  # [d]
+        cosine = float((a @ b).abs() / (a.norm() * b.norm()).clamp_min(1e-300))
+        if 1 - cosine > tolerance:
+            return f"component {c}'s rejected directions differ: |cos| {cosine:.6f}"
+    return None

@@ -18,6 +18,7 @@ class Task:
     title: str
     template: str
     kind: str  # "label_token", "suffix" or "full_vocab"
+    n_labels: int | None = None  # fixed by the task (SST2: 2), else set by its data
 
     @property
     def labelled(self) -> bool:
@@ -26,7 +27,7 @@ class Task:
 
 # The paper's four tasks, in the tables' column order.
 TASK_REGISTRY = {
-    "sst2": Task("SST2", "Review: {text}\nSentiment:", "label_token"),
+    "sst2": Task("SST2", "Review: {text}\nSentiment:", "label_token", n_labels=2),
     "yat": Task("YAT", "Question: {text}\nWhat broad topic is this question about? Choose from:\n"
                        "{label_list}.\nTopic:", "label_token"),
     "clinc150": Task("CLINC150", "Query: {text}\nIntent:", "suffix"),
@@ -35,6 +36,9 @@ TASK_REGISTRY = {
 TASKS = tuple(TASK_REGISTRY)
 TASK_TITLES = {name: task.title for name, task in TASK_REGISTRY.items()}
 LABELLED_TASKS = tuple(name for name, task in TASK_REGISTRY.items() if task.labelled)
+# With two labels the LRM-PEF is rank one along the predicted-class gradient, so NPEFF and
+# G-NPEFF decompose the same matrices (the perturb_same_as_npeff rule perturbs once).
+TWO_LABEL_TASKS = tuple(name for name, task in TASK_REGISTRY.items() if task.n_labels == 2)
 
 
 def task_spec(name: str):

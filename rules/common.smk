@@ -6,7 +6,7 @@ sys.path.insert(0, workflow.basedir)  # npeff's torch-free modules, installed or
 from npeff.data import PACKAGES as SOURCE_PACKAGES  # the PyPI archive each offline source reads
 from npeff.data import split_sizes
 from npeff_workflow.registry import (METHOD_RULES, METHOD_SIGNALS, METHODS, NPEFF_METHODS, PERTURBED_METHODS,
-                                     decomposition_name, decomposition_regex, decomposition_wildcards)
+                                     TWO_LABEL_TASKS, decomposition_name, decomposition_regex, decomposition_wildcards)
 from npeff_workflow.toys import toy_settings
 
 

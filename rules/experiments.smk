@@ -55,6 +55,47 @@ rule perturb:
         "../scripts/perturb.py"
 
 
+if TWO_LABEL_TASKS:  # SST2: G-NPEFF's perturbations are NPEFF's, checked (the script says why)
+
+    ruleorder: perturb_same_as_npeff > perturb
+
+    rule perturb_same_as_npeff:
+        input:
+            npeff_decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/npeff_c{{C}}_s{{seed}}.h5",
+            npeff_perturbations=f"{RESULTS}/{{model}}/perturb/{{task}}/npeff_c{{C}}_s{{seed}}.csv",
+            decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/gnpeff_c{{C}}_s{{seed}}.h5",
+            # the rest as the perturb rule's, for the fallback
+            model_dir=f"{RES}/models/{{model}}",
+            operator_norm=operator_norm_file,
+            pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
+            examples=f"{RESULTS}/data/{{task}}/heldin.jsonl",
+            info=f"{RESULTS}/data/{{task}}/info.json",
+        output:
+            f"{RESULTS}/{{model}}/perturb/{{task}}/gnpeff_c{{C}}_s{{seed}}.csv",
+        params:
+            settings=config["perturbation"],
+            n_components=lambda wc: perturbation_setting(wc.task, "n_components"),
+            n_baseline=lambda wc: perturbation_setting(wc.task, "n_baseline"),
+            top_k=config["tunings"]["top_k"],
+            min_coefficient=config["tunings"]["min_coefficient"],
+            batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
+        wildcard_constraints:
+            task="|".join(TWO_LABEL_TASKS),
+            C=r"\d+",
+            seed=r"\d+",
+        threads: 2
+        resources:
+            gpu=config["gpus_per_job"],
+        log:
+            log_path("perturb_same_as_npeff", "{model}", "{task}", "gnpeff_c{C}_s{seed}"),
+        benchmark:
+            bench_path("perturb_same_as_npeff", "{model}", "{task}", "gnpeff_c{C}_s{seed}")
+        conda:
+            "../envs/gpu.yaml"
+        script:
+            "../scripts/perturb_same_as_npeff.py"
+
+
 rule icl_predictions:
     input:
         model_dir=f"{RES}/models/{{model}}",

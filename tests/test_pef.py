@@ -258,3 +258,15 @@ def test_gradient_and_activations_come_from_the_same_pass(model, batch):
     torch.testing.assert_close(both.gradient, grads.G, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(both.gradient_norms, grads.frob_norms, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(both.activations, final_token_activations(model, batch))
+
+
+@pytest.mark.parametrize("backend", ["hooks", "functional"])
+def test_two_label_pef_normalised_is_the_predicted_gradients_outer_product(model, batch, backend):
+    """Why G-NPEFF's perturbations on SST2 are taken from NPEFF's (rule perturb_same_as_npeff):
+    with two labels, G^T G / ||G^T G||_F = g g^T / ||g g^T||_F for g = grad log p_argmax."""
+    task = LabelTokenTask([3, 7])
+    pefs = compute_pefs(model, batch, task, backend=backend)
+    grads = compute_pefs(model, batch, task, backend=backend, rows="predicted")
+    for e in range(4):
+        F, Fg = pefs.G[e].T @ pefs.G[e], grads.G[e].T @ grads.G[e]  # [n, n]
+        torch.testing.assert_close(F / F.norm(), Fg / Fg.norm(), rtol=1e-4, atol=1e-6)

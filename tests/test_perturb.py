@@ -7,7 +7,8 @@ import torch
 from npeff.fpc import fpc_recover
 from npeff.models import ParameterSelection
 from npeff.pef import compute_pefs
-from npeff.perturb import (FrozenPrefix, kl_divergence, parameter_snapshot, perturbation_effect, perturbed,
+from npeff.perturb import (FrozenPrefix, kl_divergence, parameter_snapshot, perturbation_effect,
+                          perturbation_inputs_differ, perturbed,
                            reject_similar, unit_direction)
 from npeff.projection import SparseProjection
 from npeff.tasks import LabelTokenTask, SuffixTask
@@ -123,3 +124,22 @@ def test_planted_direction_survives_projection_and_fpc(model):
     recovered = fpc_recover(projection, projection.project(planted), max_iter=300).u
     hit = perturbation_effect(prefix, task, LAST_BLOCK, unit_direction(recovered, 0.5), top, base, originals)
     assert hit["kl_ratio"] > 2, hit
+
+
+def test_perturbation_inputs_differ_finds_what_changes_the_experiment():
+    """Two decompositions give the same perturbations when their top examples and rejected
+    directions agree up to sign; the check names the first thing that differs."""
+    gen = torch.Generator().manual_seed(0)
+    H = torch.randn(4, 32, generator=gen)  # [C, d]
+    W = torch.rand(40, 4, generator=gen).numpy()  # [m, C]
+    same = perturbation_inputs_differ(H, W, H.clone(), W.copy(), top_k=5, min_coefficient=0.0)
+    assert same is None
+    flipped = H * torch.tensor([[1.0], [-1.0], [1.0], [-1.0]])  # h h^T does not see a row's sign
+    assert perturbation_inputs_differ(H, W, flipped, W * (1 + 1e-6), top_k=5, min_coefficient=0.0) is None
+    moved = H.clone()
+    moved[2] += 0.3 * torch.randn(32, generator=gen) * H[2].norm() / 32 ** 0.5
+    assert "rejected directions differ" in perturbation_inputs_differ(H, W, moved, W, top_k=5, min_coefficient=0.0)
+    swapped = W.copy()
+    swapped[:, [1, 3]] = W[:, [3, 1]]
+    assert "top examples" in perturbation_inputs_differ(H, W, H, swapped, top_k=5, min_coefficient=0.0)
+    assert "shapes" in perturbation_inputs_differ(H, W, H[:3], W[:, :3], top_k=5, min_coefficient=0.0)

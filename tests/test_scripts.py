@@ -138,3 +138,45 @@ def test_appendix_j_names_next_token_predictions_by_their_decoded_token():
     assert name(Tokenizer(), 198) == "`'\\n'` (token 198)"
     assert name(Tokenizer(), 2) == "`'<\\|im_end\\|>'` (token 2)"  # pipes escaped for the Markdown table
     assert name(None, 5) == "token 5"
+
+
+@pytest.mark.parametrize("case", ["same", "other_components", "three_labels"])
+def test_perturb_same_as_npeff_copies_npeff_rows_only_when_the_experiment_is_the_same(tmp_path, monkeypatch, case):
+    """G-NPEFF's perturbations on a two-label task are NPEFF's rows relabelled when the two
+    decompositions agree; otherwise the perturb rule's main runs on G-NPEFF's own decomposition."""
+    import json
+
+    import perturb
+    import perturb_same_as_npeff
+    from npeff.decompose import Decomposition
+
+    gen = torch.Generator().manual_seed(0)
+    W, H = torch.rand(40, 4, generator=gen), torch.randn(4, 32, generator=gen)
+
+    def write(name, method, H):
+        dec = Decomposition(W=W, H=H, loss_history=[1.0], pef_norms=torch.ones(40), step_seconds=[0.1],
+                            n_h_only_steps=0)
+        return str(io.write_decomposition(tmp_path / name, dec, {"method": method}))
+
+    npeff_path = write("npeff.h5", "npeff", H)
+    gnpeff_path = write("gnpeff.h5", "gnpeff", -H if case != "other_components" else torch.randn(4, 32, generator=gen))
+    rows = [{column: f"{column}{i}" for column in perturb.COLUMNS} | {"method": "npeff"} for i in range(3)]
+    with open(tmp_path / "npeff.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=perturb.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    labels = ["negative", "positive"] + (["neutral"] if case == "three_labels" else [])
+    (tmp_path / "info.json").write_text(json.dumps({"label_names": labels}))
+    calls = []
+    monkeypatch.setattr(perturb, "main", lambda **kwargs: calls.append(kwargs))
+    out = tmp_path / "gnpeff.csv"
+    perturb_same_as_npeff.main(npeff_decomposition=npeff_path, npeff_perturbations=str(tmp_path / "npeff.csv"),
+                               model_dir="m", operator_norm="o", decomposition=gnpeff_path, pefs="p", examples="e",
+                               info=str(tmp_path / "info.json"), outputs=[str(out)],
+                               settings={"similarity_threshold": 0.5}, n_components=2, n_baseline=10, top_k=5,
+                               min_coefficient=0.0, batch_size=4, task="sst2", device="cpu")
+    if case == "same":
+        assert not calls
+        assert list(csv.DictReader(open(out))) == [{**r, "method": "gnpeff"} for r in rows]
+    else:
+        assert not out.exists() and len(calls) == 1 and calls[0]["decomposition"] == gnpeff_path

@@ -307,6 +307,14 @@ def test_perturbations_and_table2(tiny_run):
                 # Appendix G's schedule: one iteration per continuation stage, a non-zero direction
                 assert r["fpc_solver"] == "paper_schedule" and int(r["fpc_iterations"]) >= 1
                 assert int(r["nonzeros"]) > 0 and 0 < float(r["fpc_relative_residual"]) < 1
+    # a two-label task perturbs once: G-NPEFF's rows are NPEFF's, after checking their decompositions agree
+    C = cfg["tasks"]["sst2"]["n_components"]
+    npeff_rows, gnpeff_rows = (list(csv.DictReader(open(tiny_run / MODEL / "perturb" / "sst2" / f"{m}_c{C}_s0.csv")))
+                               for m in ("npeff", "gnpeff"))
+    assert gnpeff_rows == [{**r, "method": "gnpeff"} for r in npeff_rows]
+    log = tiny_run / "logs" / "perturb_same_as_npeff" / f"{MODEL}_sst2_gnpeff_c{C}_s0.log"
+    assert "gives the same perturbations" in log.read_text()
+    assert not (tiny_run / "benchmarks" / "perturb" / f"{MODEL}_sst2_gnpeff_c{C}_s0.tsv").exists()
     rows = list(csv.DictReader(open(tiny_run / "tables" / "table2.csv")))
     assert [(r["method"], r["task"]) for r in rows] == [(m, t) for m in ("npeff", "gnpeff", "gc") for t in TASKS]
     assert all(float(r["kl_ratio"]) > 0 and float(r["norm_ratio"]) > 0 for r in rows)
