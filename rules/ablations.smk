@@ -41,7 +41,7 @@ rule projection_npeff:
         density=r"\d+",
         C=r"\d+",
         seed=r"\d+",
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:
@@ -71,7 +71,7 @@ rule eps_pefs:
     wildcard_constraints:
         split="heldin",
         eps=r"\d+",
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:
@@ -113,7 +113,7 @@ rule eps_rank_decompose:
         svd_rank=r"\d+",
         C=r"\d+",
         seed=r"\d+",
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:

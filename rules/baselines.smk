@@ -15,7 +15,7 @@ rule cluster_gradients:
     wildcard_constraints:
         C=r"\d+",
         seed=r"\d+",
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:
@@ -40,7 +40,7 @@ rule train_sae:
     wildcard_constraints:
         C=r"\d+",
         seed=r"\d+",
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:

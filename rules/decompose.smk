@@ -12,7 +12,7 @@ rule decompose:
         method="|".join(NPEFF_METHODS),
         C=r"\d+",
         seed=r"\d+",
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         # several GPUs only when a decomposition is split across processes (torchrun)
         gpu=lambda wc: decomposition_gpus(wc.task) if config["gpus_per_job"] else 0,
@@ -38,7 +38,7 @@ rule fit_coefficients:
         method="|".join(NPEFF_METHODS),
         C=r"\d+",
         seed=r"\d+",
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:

@@ -10,7 +10,7 @@ rule operator_norm:
         f"{RESULTS}/{{model}}/perturb/operator_norm_{{key}}.json",
     wildcard_constraints:
         key=r"dim\d+_density\d+_seed\d+",
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:
@@ -42,7 +42,7 @@ rule perturb:
         batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
     wildcard_constraints:
         name=decomposition_regex(PERTURBED_METHODS),
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:
@@ -83,7 +83,7 @@ if TWO_LABEL_TASKS:  # SST2: G-NPEFF's perturbations are NPEFF's, checked (the s
             task="|".join(TWO_LABEL_TASKS),
             C=r"\d+",
             seed=r"\d+",
-        threads: 2
+        threads: config["threads_per_job"]
         resources:
             gpu=config["gpus_per_job"],
         log:
@@ -107,7 +107,7 @@ rule icl_predictions:
         contexts=f"{RESULTS}/{{model}}/icl/{{task}}/contexts.json",
     params:
         settings=config["icl"],
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:

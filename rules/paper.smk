@@ -42,7 +42,7 @@ rule heldin_reconstruction:
         f"{RESULTS}/{{model}}/recon/{{task}}/{{name}}.json",
     wildcard_constraints:
         name=decomposition_regex(["npeff"]),
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],  # every held-in PEF against the decomposition
     log:

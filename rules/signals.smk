@@ -20,7 +20,7 @@ rule signals:
         time_objects=lambda wc: wc.split == "heldin",  # Table 7: each object timed alone on one batch
     wildcard_constraints:
         split="heldin|heldout",
-    threads: 2
+    threads: config["threads_per_job"]
     resources:
         gpu=config["gpus_per_job"],
     log:
