@@ -1,17 +1,19 @@
 """Does a 2-core machine finish the default sooner with one 2-thread job at a time, or two 1-thread jobs?
 
-The rules ask for 2 threads, so on 2 cores Snakemake runs one job at a time. This times the two
-workloads that take 83% of the default's job seconds, on one batch of a task's held-in examples:
+The rules take `threads_per_job` threads (2 unless a config says otherwise), so on 2 cores
+Snakemake runs one job at a time. This times the two workloads that take 83% of the default's
+job seconds, on one batch of typical length from each of two tasks' held-in examples:
   forward   the perturb rule's perturbed forwards (no grad);
   PEF       the signals rule's compute_pefs (forward, per-row backwards, projection);
-as throughput (examples per second) of
-  1 job x 2 threads     what the workflow does now,
-  1 job x 1 thread      one core,
-  2 jobs x 1 thread     two processes at once, each with one thread (what `threads: 1` would give),
-and prints the ratio of the last to the first: above 1, two 1-thread jobs finish the work sooner.
-Each process loads the model before the clock starts; the two concurrent ones start together.
+each task's job timed two ways, as examples per second over about --seconds of passes:
+  alone     one job with 2 threads (what the workflow does);
+  at once   the two tasks' jobs together, each with 1 thread (what threads_per_job: 1 gives).
+Each job at once does a fraction of its alone speed; the two fractions' sum is how much more
+(above 1) or less work two 1-thread jobs do than one 2-thread job. Each process loads the model
+before the clock starts; the concurrent two start together. The same task twice is the kindest pairing (the same memory traffic twice);
+a run pairs whatever jobs are ready, e.g. SST2's signals with TriviaQA's.
 
-    python benchmarks/thread_scaling.py results/default [--task sst2] [--repeat 3]
+    python benchmarks/thread_scaling.py results/default [--tasks sst2 triviaqa] [--seconds 30]
 """
 import argparse
 import json
@@ -27,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def _worker(args, threads: int, workload: str, barrier, results) -> None:
-    """Loads the model, waits for the others, then times `repeat` passes of `workload`."""
+def _worker(args, task_name: str, threads: int, workload: str, barrier, results) -> None:
+    """Loads the model, waits for the others, then runs passes of `workload` for about
+    args.seconds (at least one); puts examples per second."""
     import numba
     import torch
 
@@ -43,10 +46,10 @@ def _worker(args, threads: int, workload: str, barrier, results) -> None:
     numba.set_num_threads(threads)  # the CPU projection's kernel, as scripts/_common.start sets it
     cfg = yaml.safe_load(Path(args.config).read_text())
     model, tokenizer = load_model(Path(args.resources) / "models" / cfg["model"]["name"], "cpu")
-    tcfg = cfg["tasks"][args.task]
-    info = json.loads((Path(args.results) / "data" / args.task / "info.json").read_text())
-    spec = task_spec(args.task)
-    texts = [ex["text"] for ex in read_jsonl(Path(args.results) / "data" / args.task / "heldin.jsonl")]
+    tcfg = cfg["tasks"][task_name]
+    info = json.loads((Path(args.results) / "data" / task_name / "info.json").read_text())
+    spec = task_spec(task_name)
+    texts = [ex["text"] for ex in read_jsonl(Path(args.results) / "data" / task_name / "heldin.jsonl")]
     order = length_order(spec, tokenizer, texts, info["label_names"])
     size = tcfg.get("batch_size", cfg["batch_size"])
     middle = max(0, len(order) // 2 - size // 2)  # a batch of typical length
@@ -72,23 +75,24 @@ def _worker(args, threads: int, workload: str, barrier, results) -> None:
     run = {"forward": forward, "PEF": pef}[workload]
     run()  # warm-up (and the projection's compilation) outside the clock
     barrier.wait()
-    start = time.perf_counter()
-    for _ in range(args.repeat):
+    start, passes = time.perf_counter(), 0
+    while passes == 0 or time.perf_counter() - start < args.seconds:
         run()
-    results.put((len(chosen) * args.repeat, time.perf_counter() - start))
+        passes += 1
+    results.put((task_name, passes * len(chosen) / (time.perf_counter() - start)))
 
 
-def throughput(args, n_jobs: int, threads: int, workload: str) -> float:
-    """Examples per second of n_jobs processes with `threads` threads each, run at once."""
+def rates(args, tasks: list[str], threads: int, workload: str) -> list[tuple[str, float]]:
+    """(task, examples per second) of one process per task, `threads` threads each, run at once."""
     ctx = mp.get_context("spawn")
-    barrier, results = ctx.Barrier(n_jobs), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(args, threads, workload, barrier, results)) for _ in range(n_jobs)]
+    barrier, results = ctx.Barrier(len(tasks)), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(args, task, threads, workload, barrier, results)) for task in tasks]
     for p in procs:
         p.start()
     done = [results.get() for _ in procs]
     for p in procs:
         p.join()
-    return sum(n for n, _ in done) / max(seconds for _, seconds in done)
+    return done
 
 
 def main():
@@ -98,16 +102,19 @@ def main():
     ap.add_argument("results", help="results/<config> with data/<task>/heldin.jsonl and info.json")
     ap.add_argument("--config", default="config/config.yaml")
     ap.add_argument("--resources", default="resources")
-    ap.add_argument("--task", default="sst2")
-    ap.add_argument("--repeat", type=int, default=3, help="passes over the batch per process")
+    ap.add_argument("--tasks", nargs=2, default=["sst2", "sst2"], help="the two jobs' tasks")
+    ap.add_argument("--seconds", type=float, default=30.0, help="timed passes per process last about this long")
     args = ap.parse_args()
-    print(f"{args.task}, CPU: {cpu_model()}, {mp.cpu_count()} logical CPUs")
+    a, b = args.tasks
+    print(f"jobs: {a} and {b}, ~{args.seconds:.0f} s of passes over a batch each; CPU: {cpu_model()}, "
+          f"{mp.cpu_count()} logical CPUs")
     for workload in ("forward", "PEF"):
-        one_two = throughput(args, 1, 2, workload)
-        one_one = throughput(args, 1, 1, workload)
-        two_one = throughput(args, 2, 1, workload)
-        print(f"{workload}: examples/s  1 job x 2 threads {one_two:.2f} | 1 job x 1 thread {one_one:.2f} | "
-              f"2 jobs x 1 thread {two_one:.2f}  -> 2 x 1 thread / 1 x 2 threads = {two_one / one_two:.2f}")
+        alone = {task: rates(args, [task], 2, workload)[0][1] for task in dict.fromkeys((a, b))}
+        together = rates(args, [a, b], 1, workload)
+        fractions = [rate / alone[task] for task, rate in together]
+        print(f"{workload}: examples/s alone with 2 threads " + ", ".join(f"{t} {r:.2f}" for t, r in alone.items())
+              + " | at once with 1 thread each " + ", ".join(f"{t} {r:.2f}" for t, r in together)
+              + f" -> fractions {fractions[0]:.2f} + {fractions[1]:.2f} = {sum(fractions):.2f} (above 1: at once does more)")
 
 
 if __name__ == "__main__":
