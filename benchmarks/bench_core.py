@@ -23,7 +23,7 @@ from npeff.decompose import pef_frobenius_norms, step_pass
 from npeff.models import ParameterSelection, random_model
 from npeff.pef import compute_pefs
 from npeff.projection import SparseProjection
-from npeff.tasks import LabelTokenTask
+from npeff.tasks import LabelTokenTask, length_order
 
 
 def cpu_model() -> str:
@@ -34,6 +34,21 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+def config_selection(cfg: dict) -> ParameterSelection:
+    """The parameter selection a config's `parameters` section names (as the workflow reads it)."""
+    params = cfg.get("parameters", {})
+    return ParameterSelection(tuple(params.get("include", ["*"])), *(
+        [tuple(params["exclude"])] if "exclude" in params else []))
+
+
+def typical_batch(spec, tokenizer, texts: list[str], label_names, size: int) -> list[int]:
+    """Indices of `size` texts from the middle of their length order: a batch of typical
+    length, cut as the signals pass cuts its batches."""
+    order = length_order(spec, tokenizer, texts, label_names)
+    middle = max(0, len(order) // 2 - size // 2)
+    return list(order[middle:middle + size])
 
 
 def timed(fn, repeat: int = 3, sync=None) -> float:

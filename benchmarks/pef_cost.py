@@ -35,13 +35,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import cpu_model, timed  # noqa: E402
+from bench_core import config_selection, cpu_model, timed, typical_batch  # noqa: E402
 from npeff.data import read_jsonl  # noqa: E402
-from npeff.models import ParameterSelection, load_model, random_model  # noqa: E402
+from npeff.models import load_model, random_model  # noqa: E402
 from npeff.pef import compute_pefs  # noqa: E402
 from npeff.projection import SparseProjection  # noqa: E402
 from npeff.runtime import device_name  # noqa: E402
-from npeff.tasks import build_batch, length_order, make_task  # noqa: E402
+from npeff.tasks import build_batch, make_task  # noqa: E402
 from npeff_workflow.registry import task_spec  # noqa: E402
 
 
@@ -65,9 +65,7 @@ def main():
         model_name = f"{args.architecture.stem} (random weights)"
     else:
         model, tokenizer = load_model(args.resources / "models" / model_name, args.device)
-    params = cfg.get("parameters", {})
-    selection = ParameterSelection(tuple(params.get("include", ["*"])), *(
-        [tuple(params["exclude"])] if "exclude" in params else []))
+    selection = config_selection(cfg)
     n = selection.n_parameters(model)
     proj_cfg = cfg["projection"]
     projection = SparseProjection(n, proj_cfg["dim"], seed=proj_cfg["seed"], density=proj_cfg["density"])
@@ -80,9 +78,8 @@ def main():
         batch_size = args.batch or tcfg.get("batch_size", cfg["batch_size"])
         spec = task_spec(task_name)
         examples = read_jsonl(args.results / "data" / task_name / "heldin.jsonl")
-        order = length_order(spec, tokenizer, [ex["text"] for ex in examples], info["label_names"])
-        middle = max(0, len(order) // 2 - batch_size // 2)  # a batch of typical length, as the pass cuts them
-        examples = [examples[i] for i in order[middle:middle + batch_size]]
+        chosen = typical_batch(spec, tokenizer, [ex["text"] for ex in examples], info["label_names"], batch_size)
+        examples = [examples[i] for i in chosen]
         task = make_task(spec, tokenizer, info["label_names"])
         batch = {k: v.to(args.device) for k, v in
                  build_batch(spec, tokenizer, [ex["text"] for ex in examples], info["label_names"]).items()}

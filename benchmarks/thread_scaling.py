@@ -10,8 +10,9 @@ each task's job timed two ways, as examples per second over about --seconds of p
   at once   the two tasks' jobs together, each with 1 thread (what threads_per_job: 1 gives).
 Each job at once does a fraction of its alone speed; the two fractions' sum is how much more
 (above 1) or less work two 1-thread jobs do than one 2-thread job. Each process loads the model
-before the clock starts; the concurrent two start together. The same task twice is the kindest pairing (the same memory traffic twice);
-a run pairs whatever jobs are ready, e.g. SST2's signals with TriviaQA's.
+before the clock starts; the concurrent two start together. The same task twice is the kindest
+pairing (the same memory traffic twice); a run pairs whatever jobs are ready, e.g. SST2's
+signals with TriviaQA's.
 
     python benchmarks/thread_scaling.py results/default [--tasks sst2 triviaqa] [--seconds 30]
 """
@@ -36,10 +37,11 @@ def _worker(args, task_name: str, threads: int, workload: str, barrier, results)
     import torch
 
     from npeff.data import read_jsonl
-    from npeff.models import ParameterSelection, load_model
+    from bench_core import config_selection, typical_batch
+    from npeff.models import load_model
     from npeff.pef import compute_pefs
     from npeff.projection import SparseProjection
-    from npeff.tasks import build_batch, length_order, make_task
+    from npeff.tasks import build_batch, make_task
     from npeff_workflow.registry import task_spec
 
     torch.set_num_threads(threads)
@@ -50,15 +52,11 @@ def _worker(args, task_name: str, threads: int, workload: str, barrier, results)
     info = json.loads((Path(args.results) / "data" / task_name / "info.json").read_text())
     spec = task_spec(task_name)
     texts = [ex["text"] for ex in read_jsonl(Path(args.results) / "data" / task_name / "heldin.jsonl")]
-    order = length_order(spec, tokenizer, texts, info["label_names"])
     size = tcfg.get("batch_size", cfg["batch_size"])
-    middle = max(0, len(order) // 2 - size // 2)  # a batch of typical length
-    chosen = [texts[i] for i in order[middle:middle + size]]
+    chosen = [texts[i] for i in typical_batch(spec, tokenizer, texts, info["label_names"], size)]
     batch = build_batch(spec, tokenizer, chosen, info["label_names"])
     task = make_task(spec, tokenizer, info["label_names"])
-    params = cfg.get("parameters", {})
-    selection = ParameterSelection(tuple(params.get("include", ["*"])), *(
-        [tuple(params["exclude"])] if "exclude" in params else []))
+    selection = config_selection(cfg)
     proj = cfg["projection"]
     projection = SparseProjection(selection.n_parameters(model), proj["dim"], seed=proj["seed"],
                                   density=proj["density"])
