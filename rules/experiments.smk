@@ -23,23 +23,33 @@ rule operator_norm:
         "../scripts/operator_norm.py"
 
 
+# The perturb rule's inputs besides the decomposition, and its parameters (perturb_same_as_npeff
+# takes both, for its fallback).
+PERTURB_INPUTS = dict(
+    model_dir=f"{RES}/models/{{model}}",
+    operator_norm=operator_norm_file,
+    pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
+    examples=f"{RESULTS}/data/{{task}}/heldin.jsonl",
+    info=f"{RESULTS}/data/{{task}}/info.json",
+)
+PERTURB_PARAMS = dict(
+    settings=config["perturbation"],
+    n_components=lambda wc: perturbation_setting(wc.task, "n_components"),
+    n_baseline=lambda wc: perturbation_setting(wc.task, "n_baseline"),
+    top_k=config["tunings"]["top_k"],
+    min_coefficient=config["tunings"]["min_coefficient"],
+    batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
+)
+
+
 rule perturb:
     input:
-        model_dir=f"{RES}/models/{{model}}",
-        operator_norm=operator_norm_file,
         decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/{{name}}.h5",  # top examples: held-in, as the paper
-        pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
-        examples=f"{RESULTS}/data/{{task}}/heldin.jsonl",
-        info=f"{RESULTS}/data/{{task}}/info.json",
+        **PERTURB_INPUTS,
     output:
         f"{RESULTS}/{{model}}/perturb/{{task}}/{{name}}.csv",
     params:
-        settings=config["perturbation"],
-        n_components=lambda wc: perturbation_setting(wc.task, "n_components"),
-        n_baseline=lambda wc: perturbation_setting(wc.task, "n_baseline"),
-        top_k=config["tunings"]["top_k"],
-        min_coefficient=config["tunings"]["min_coefficient"],
-        batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
+        **PERTURB_PARAMS,
     wildcard_constraints:
         name=decomposition_regex(PERTURBED_METHODS),
     threads: config["threads_per_job"]
@@ -64,21 +74,11 @@ if TWO_LABEL_TASKS:  # SST2: G-NPEFF's perturbations are NPEFF's, checked (the s
             npeff_decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/npeff_c{{C}}_s{{seed}}.h5",
             npeff_perturbations=f"{RESULTS}/{{model}}/perturb/{{task}}/npeff_c{{C}}_s{{seed}}.csv",
             decomposition=f"{RESULTS}/{{model}}/decomp/{{task}}/gnpeff_c{{C}}_s{{seed}}.h5",
-            # the rest as the perturb rule's, for the fallback
-            model_dir=f"{RES}/models/{{model}}",
-            operator_norm=operator_norm_file,
-            pefs=f"{RESULTS}/{{model}}/pefs/{{task}}/heldin.h5",
-            examples=f"{RESULTS}/data/{{task}}/heldin.jsonl",
-            info=f"{RESULTS}/data/{{task}}/info.json",
+            **PERTURB_INPUTS,  # for the fallback
         output:
             f"{RESULTS}/{{model}}/perturb/{{task}}/gnpeff_c{{C}}_s{{seed}}.csv",
         params:
-            settings=config["perturbation"],
-            n_components=lambda wc: perturbation_setting(wc.task, "n_components"),
-            n_baseline=lambda wc: perturbation_setting(wc.task, "n_baseline"),
-            top_k=config["tunings"]["top_k"],
-            min_coefficient=config["tunings"]["min_coefficient"],
-            batch_size=lambda wc: task_cfg(wc.task).get("batch_size", config["batch_size"]),
+            **PERTURB_PARAMS,
         wildcard_constraints:
             task="|".join(TWO_LABEL_TASKS),
             C=r"\d+",
