@@ -146,6 +146,17 @@ def test_gram_cut_into_pieces_equals_the_plain_product(K):
     torch.testing.assert_close(batched_gram(block, pieces=1), plain)
 
 
+@pytest.mark.parametrize("rows", ["lrm", "eps"])
+def test_gradient_blocks_in_small_chunks_equal_one_block(model, batch, rows):
+    """Every weight's per-example gradient block is written into one reused buffer: cut into many
+    chunks (one example each here), the unprojected rows must still equal the one-chunk result."""
+    task, kwargs = LabelTokenTask([3, 7, 11]), ({"n_eps_rows": 4} if rows == "eps" else {})
+    whole = compute_pefs(model, batch, task, rows=rows, **kwargs)
+    chunked = compute_pefs(model, batch, task, rows=rows, max_block_elems=500, **kwargs)
+    torch.testing.assert_close(chunked.G, whole.G)
+    torch.testing.assert_close(chunked.frob_norms, whole.frob_norms)
+
+
 def test_projection_is_applied_blockwise_as_gradients_are_produced(model, batch):
     task = LabelTokenTask([3, 7, 11])
     n = ParameterSelection().n_parameters(model)
