@@ -157,6 +157,32 @@ def test_gradient_blocks_in_small_chunks_equal_one_block(model, batch, rows):
     torch.testing.assert_close(chunked.frob_norms, whole.frob_norms)
 
 
+class _LinearUsedTwice(torch.nn.Module):
+    """x [b, t, 4] -> logits [b, 3], through the same Linear twice: its per-example gradient is
+    the sum of both uses' (the hooks backend adds the second into the first's block)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.inner, self.head = torch.nn.Linear(4, 4), torch.nn.Linear(4, 3)
+
+    def forward(self, batch):
+        h = torch.tanh(self.inner(torch.tanh(self.inner(batch["x"]))))
+        return self.head(h).mean(1)
+
+
+def test_a_linear_used_twice_sums_both_uses_into_its_rows():
+    model, batch = _LinearUsedTwice(), {"x": torch.randn(3, 5, 4)}
+
+    def task(m, b):
+        return torch.log_softmax(m(b), dim=-1)
+
+    out = compute_pefs(model, batch, task, backend="hooks", max_block_elems=8)  # blocks of one example
+    for e in range(3):
+        F = brute_force_fisher(model, batch, task, e)
+        torch.testing.assert_close(out.G[e].T @ out.G[e], F, rtol=1e-4, atol=1e-6)
+
+
 def test_projection_is_applied_blockwise_as_gradients_are_produced(model, batch):
     task = LabelTokenTask([3, 7, 11])
     n = ParameterSelection().n_parameters(model)
