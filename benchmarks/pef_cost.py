@@ -2,7 +2,9 @@
 
 For the default's model and each task (one batch of its held-in examples from a finished or
 partial run: results/<config>/data/<task>/heldin.jsonl), times:
-  forward            one forward pass (no grad);
+  forward            one forward pass (no grad), as GFLOP/s of its linear layers over the batch's
+                     (padded) tokens beside a plain matmul of the model's MLP shape: the
+                     perturbations' floor (they are forwards only);
   fwd+bwd per row    one forward + one full backward per gradient row the PEF is made of (EPS
                      or exact LRM rows, before the SVD keeps svd_rank): the floor of any exact PEF;
   PEF                compute_pefs as the signals rule runs it, split by stage (forward,
@@ -72,6 +74,7 @@ def main():
     print(f"{model_name}, {n:,} parameters, projection to {proj_cfg['dim']} at density {proj_cfg['density']}; "
           f"device {device_name(args.device)}{'' if args.device == 'cuda' else ', ' + cpu_model()}")
     single_row_passes(projection, args.device)
+    matmul = matmul_gflops(model, args.device)
     for task_name in args.tasks or list(cfg["tasks"]):
         tcfg = cfg["tasks"][task_name]
         info = json.loads((args.results / "data" / task_name / "info.json").read_text())
@@ -118,7 +121,11 @@ def main():
         t_pef = timed(pef, repeat=2, sync=sync) / b
         t_read = timed(lambda: grads.sum(), repeat=2, sync=sync)
         per_stage = {k: v / b for k, v in stages.items()}
+        tokens = batch["attention_mask"].numel()  # padded positions cost what real ones do
+        forward_gflops = 2 * linear_weights(model) * tokens / (t_fwd * b) / 1e9
         print(f"\n{task_name}: {R_formed} gradient row(s) per example, {R} kept, batch {b}")
+        print(f"  forward {forward_gflops:.0f} GFLOP/s = {forward_gflops / matmul:.2f}x a plain matmul "
+              f"({matmul:.0f} GFLOP/s; {tokens / len(batch['attention_mask']):.0f} tokens per sequence)")
         print(f"  forward {t_fwd:.3f} s | fwd+bwd per row {t_floor:.3f} s | PEF {t_pef:.3f} s "
               f"= {t_pef / t_floor:.2f}x the fwd+bwd floor (goal <= 1.5x)")
         print("  PEF stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in per_stage.items()))
@@ -126,6 +133,21 @@ def main():
             print(f"  projection {per_stage['projection']:.3f} s vs reading the rows {t_read:.3f} s = "
                   f"{per_stage['projection'] / t_read:.1f}x (goal <= 3x)")
         del grads
+
+
+def linear_weights(model) -> int:
+    """Weights of the model's nn.Linear layers but the unembedding (which the tasks apply to the
+    last positions only): a forward costs 2 flops per such weight per token, plus attention."""
+    head = model.get_output_embeddings()
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head)
+
+
+def matmul_gflops(model, device: str) -> float:
+    """GFLOP/s of one plain [512 tokens, hidden] x [hidden, intermediate] product, the MLP's shape."""
+    hidden, inner = model.config.hidden_size, model.config.intermediate_size
+    a, w = torch.randn(512, hidden, device=device), torch.randn(inner, hidden, device=device)
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    return 2 * 512 * hidden * inner * 20 / timed(lambda: [a @ w.T for _ in range(20)], repeat=3, sync=sync) / 1e9
 
 
 def single_row_passes(projection: SparseProjection, device: str) -> None:
