@@ -99,11 +99,10 @@ def main():
             with torch.no_grad():
                 task(model, batch)
 
-        seqs = getattr(task, "sequences_per_example", 1)  # batch rows per example (suffix tasks: one per label)
 
         def forward_backward_per_row():  # one example at a time: R backwards of a full gradient
             for i in range(b):
-                one = {k: v[i * seqs:(i + 1) * seqs] for k, v in batch.items()}
+                one = {k: v[i:i + 1] for k, v in batch.items()}
                 for _ in range(R_formed):
                     model.zero_grad(set_to_none=True)
                     task(model, one)[0].logsumexp(-1).backward()

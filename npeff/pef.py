@@ -219,9 +219,10 @@ def compute_pefs(model: nn.Module, batch: Mapping[str, torch.Tensor], task: Call
     owners = _linear_owners(model, params)  # None unless every selected parameter is an nn.Linear's
     if backend == "auto":
         backend = "hooks" if owners is not None else "functional"
-    if with_activations and (backend != "hooks" or getattr(task, "sequences_per_example", 1) != 1):
-        raise ValueError("with_activations needs the hooks backend and one sequence per example; "
-                         "use final_token_activations on a prompt-only batch instead")
+    if with_activations and (backend != "hooks" or not getattr(task, "last_position_is_prompt_end", True)):
+        raise ValueError("with_activations needs the hooks backend and a task whose last position ends the prompt "
+                         "(a suffix task's is its last label's); use final_token_activations on a prompt-only "
+                         "batch instead")
     if with_activations:
         _require_left_padding(batch, "with_activations")
     clock = _StageClock(timings)
@@ -452,13 +453,12 @@ def _batched_grad(S, outputs, grad_outputs):
 
 
 def _per_example(a: torch.Tensor, b: int) -> torch.Tensor:
-    """Module input [B, ..., in] -> [b, tokens, in]: the B = b * sequences_per_example
-    sequences are example-major, so an example's sequences become one token axis."""
+    """Module input [b, ..., in] -> [b, tokens, in] (one batch row per example)."""
     return a.reshape(b, -1, a.shape[-1])
 
 
 def _per_example_rows(g: torch.Tensor, b: int) -> torch.Tensor:
-    """Output gradient [R, B, ..., out] -> [R, b, tokens, out]."""
+    """Output gradient [R, b, ..., out] -> [R, b, tokens, out]."""
     return g.reshape(g.shape[0], b, -1, g.shape[-1])
 
 
@@ -510,8 +510,6 @@ def _linear_param_blocks(uses, attr: str, max_elems: int, buffer: _BlockBuffer):
 
 
 def _functional_row_gradients(model, batch, task, row_fn, params, sink: _RowSink) -> torch.Tensor:
-    if getattr(task, "sequences_per_example", 1) != 1:
-        raise ValueError("backend='functional' supports one sequence per example; use backend='hooks'")
     from torch.func import functional_call, jacrev, vmap
 
     names = [name for name, _ in params]

@@ -1,9 +1,10 @@
 """Task formulations: the model's distribution p(y|x) over r categories (Appendix D).
 
 Each formulation is a callable (model, batch) -> log_probs [b, r], normalised
-over the r categories, plus `sequences_per_example`: how many rows of the
-token batch belong to one example (1, or r for suffix tasks). Batches are
-left-padded so that position -1 is every prompt's last token.
+over the r categories, one batch row per example. Batches are left-padded so
+that position -1 is every row's last token. A suffix task's row packs the
+prompt and every label after it (`build_batch`): each label attends to the
+prompt and to itself only, so the prompt is run once instead of once per label.
 """
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ def lm_logits(model, batch: Mapping[str, torch.Tensor], keep_last: int | None = 
     """Logits [B, T, V] of a causal LM on a left-padded batch, or of its last `keep_last`
     positions only ([B, keep_last, V]).
 
-    Positions count from each sequence's first real token, as in generation.
+    Positions count from each sequence's first real token, as in generation, unless the batch
+    gives `position_ids`. A batch with `segment_ids` is a packed suffix batch (`build_batch`):
+    it attends through `tree_attention_mask`.
     A batch with `inputs_embeds` [B, T, h] feeds those instead of the token embeddings
     (npeff.perturb.FrozenPrefix: the hidden states entering a later block).
     keep_last skips the unembedding (and its backward) at positions nobody reads,
     a large share of a small model's cost.
     """
     mask = batch["attention_mask"]
-    positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
+    positions = batch["position_ids"] if "position_ids" in batch else (mask.long().cumsum(-1) - 1).clamp_min(0)
+    if "segment_ids" in batch:
+        mask = tree_attention_mask(mask, batch["segment_ids"], getattr(model, "dtype", torch.float32))
     extra = {"logits_to_keep": keep_last} if keep_last else {}
     if "inputs_embeds" in batch:
         extra["inputs_embeds"] = batch["inputs_embeds"]
@@ -33,14 +38,29 @@ def lm_logits(model, batch: Mapping[str, torch.Tensor], keep_last: int | None = 
     return model(attention_mask=mask, position_ids=positions, **extra).logits
 
 
+def tree_attention_mask(attention_mask: torch.Tensor, segment_ids: torch.Tensor, dtype) -> torch.Tensor:
+    """Additive attention mask [B, 1, T, T] of packed suffix rows: a position sees the earlier real
+    positions of the prompt (segment 0) and of its own segment, nothing of the other suffixes.
+
+    attention_mask [B, T]: 1 on real tokens; segment_ids [B, T]: 0 on the prompt (and padding),
+    k on the k-th label's tokens. A padded position also sees itself, so no softmax row is empty.
+    """
+    T = segment_ids.shape[-1]
+    earlier = torch.ones(T, T, dtype=torch.bool, device=segment_ids.device).tril()  # [Tq, Tk]
+    key_segment = segment_ids[..., None, :]  # [B, 1, Tk]
+    visible = (key_segment == 0) | (key_segment == segment_ids[..., :, None])  # [B, Tq, Tk]
+    allowed = earlier & visible & attention_mask.bool()[..., None, :]
+    allowed = allowed | torch.eye(T, dtype=torch.bool, device=segment_ids.device)
+    blocked = torch.zeros(allowed.shape, dtype=dtype, device=segment_ids.device)
+    return blocked.masked_fill(~allowed, torch.finfo(dtype).min)[..., None, :, :]
+
+
 class LabelTokenTask:
     """Distribution over the first token of each label (SST2, YAT; Appendix D.1-D.2).
 
     Selecting the label tokens' logits and renormalising equals conditioning the
     next-token softmax on the label set.
     """
-
-    sequences_per_example = 1
 
     def __init__(self, label_token_ids: Sequence[int]):
         if len(set(label_token_ids)) != len(label_token_ids):
@@ -55,8 +75,6 @@ class LabelTokenTask:
 class FullVocabTask:
     """The next-token distribution over the whole vocabulary (TriviaQA, Appendix D.4)."""
 
-    sequences_per_example = 1
-
     def __call__(self, model, batch) -> torch.Tensor:
         return torch.log_softmax(lm_logits(model, batch, keep_last=1)[:, -1, :].float(), dim=-1)
 
@@ -64,24 +82,41 @@ class FullVocabTask:
 class SuffixTask:
     """Log-probability of each label as a suffix of the prompt (CLINC150, Appendix D.3).
 
-    The batch holds, example-major, one row per (example, label): prompt tokens
-    followed by the label's tokens, and `suffix_mask` [B, T] marking the label
-    tokens. log p(label | prompt) sums the suffix tokens' log-probabilities;
-    a log_softmax over the labels normalises them.
+    The batch holds one packed row per example (`build_batch`): the prompt, then every label's
+    tokens in order, each label attending to the prompt and itself only (`tree_attention_mask`).
+    log p(label | prompt) sums its tokens' log-probabilities: the first is predicted at the
+    prompt's last position, each later one at the label's previous token; a log_softmax over the
+    labels normalises them. Equal, up to rounding, to one sequence per (example, label).
     """
 
-    def __init__(self, n_labels: int):
-        self.sequences_per_example = n_labels
+    # the last position is the last label's last token, not the prompt's end
+    last_position_is_prompt_end = False
+
+    def __init__(self, label_token_ids: Sequence[Sequence[int]]):
+        if not label_token_ids or any(len(ids) == 0 for ids in label_token_ids):
+            raise ValueError(f"every label needs at least one token, got {[list(t) for t in label_token_ids]}")
+        self.n_labels = len(label_token_ids)
+        # over the window of the last S + 1 positions (index 0: the prompt's last token), per suffix token:
+        targets, predictors, owners, at = [], [], [], 1
+        for label, ids in enumerate(label_token_ids):
+            for j, token in enumerate(ids):
+                targets.append(int(token))
+                predictors.append(0 if j == 0 else at + j - 1)  # the position whose logits predict it
+                owners.append(label)
+            at += len(ids)
+        self.suffix_ids = torch.tensor(targets)  # [S]: the packed row's last S tokens
+        self.predictors = torch.tensor(predictors)  # [S]
+        self.owners = torch.tensor(owners)  # [S]
 
     def __call__(self, model, batch) -> torch.Tensor:
-        # suffixes end every row (left padding): only the last L + 1 positions matter
-        L = int(batch["suffix_mask"].sum(1).max())
-        logits = lm_logits(model, batch, keep_last=L + 1).float()  # [B, L+1, V]
-        log_probs = torch.log_softmax(logits[:, :-1], dim=-1)  # predicts the last L tokens
-        targets = batch["input_ids"][:, -L:]
-        token_lp = log_probs.gather(-1, targets[..., None])[..., 0]  # [B, L]
-        suffix_lp = (token_lp * batch["suffix_mask"][:, -L:]).sum(-1)  # [B]
-        return torch.log_softmax(suffix_lp.reshape(-1, self.sequences_per_example), dim=-1)
+        S = len(self.suffix_ids)
+        logits = lm_logits(model, batch, keep_last=S + 1).float()  # [b, S+1, V]
+        device = logits.device
+        log_probs = torch.log_softmax(logits, dim=-1)
+        token_lp = log_probs[:, self.predictors.to(device), self.suffix_ids.to(device)]  # [b, S]
+        label_lp = token_lp.new_zeros(token_lp.shape[0], self.n_labels).index_add(1, self.owners.to(device),
+                                                                                   token_lp)  # [b, r]
+        return torch.log_softmax(label_lp, dim=-1)
 
 
 @dataclass(frozen=True)
@@ -110,7 +145,7 @@ def make_task(spec: TaskSpec, tokenizer, label_names: Sequence[str]):
     if not label_names:
         raise ValueError(f"task {spec.name} needs label names")
     if spec.kind == "suffix":
-        return SuffixTask(len(label_names))
+        return SuffixTask(label_tokens(tokenizer, label_names))
     first = [ids[0] for ids in label_tokens(tokenizer, label_names)]
     clashes = {n for n, t in zip(label_names, first) if first.count(t) > 1}
     if clashes:
@@ -121,22 +156,36 @@ def make_task(spec: TaskSpec, tokenizer, label_names: Sequence[str]):
 
 def build_batch(spec: TaskSpec, tokenizer, texts: Sequence[str], label_names: Sequence[str],
                 max_prompt_tokens: int = 256) -> dict[str, torch.Tensor]:
-    """Left-padded token batch for `texts`; for suffix tasks one row per (text, label)."""
+    """Left-padded token batch for `texts`, one row per text (a suffix task's packs its labels: token_batch)."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    rows, masks = [], []
-    suffixes = label_tokens(tokenizer, label_names) if spec.kind == "suffix" else [[]]
-    for text in texts:
-        ids = tokenizer(prompt(spec, text, label_names))["input_ids"][-max_prompt_tokens:]
-        for suffix in suffixes:
-            rows.append(ids + suffix)
-            masks.append([0] * len(ids) + [1] * len(suffix))
+    prompts = [tokenizer(prompt(spec, text, label_names))["input_ids"][-max_prompt_tokens:] for text in texts]
+    suffixes = label_tokens(tokenizer, label_names) if spec.kind == "suffix" else None
+    return token_batch(prompts, pad, suffixes)
+
+
+def token_batch(prompts: Sequence[Sequence[int]], pad: int,
+                suffixes: Sequence[Sequence[int]] | None = None) -> dict[str, torch.Tensor]:
+    """Left-padded batch of token id lists: input_ids, attention_mask [b, T].
+
+    With `suffixes` (a suffix task's labels' token ids), each row packs its prompt and then every
+    suffix in order, and the batch adds `segment_ids` (0 on the prompt, k on the k-th suffix) and
+    `position_ids` (each suffix's positions continue from the prompt's end) for SuffixTask's tree
+    attention: the prompt is run once for all labels."""
+    suffixes = suffixes or []
+    packed = [token for suffix in suffixes for token in suffix]
+    segments = [k + 1 for k, suffix in enumerate(suffixes) for _ in suffix]
+    offsets = [j for suffix in suffixes for j in range(len(suffix))]
+    rows = [list(ids) + packed for ids in prompts]
     T = max(map(len, rows))
-    batch = {
-        "input_ids": torch.tensor([[pad] * (T - len(r)) + r for r in rows]),
-        "attention_mask": torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows]),
-    }
-    if spec.kind == "suffix":
-        batch["suffix_mask"] = torch.tensor([[0] * (T - len(m)) + m for m in masks])
+
+    def left_padded(row_values, fill):
+        return torch.tensor([[fill] * (T - len(values)) + values for values in row_values])
+
+    batch = {"input_ids": left_padded(rows, pad), "attention_mask": left_padded([[1] * len(r) for r in rows], 0)}
+    if suffixes:
+        batch["segment_ids"] = left_padded([[0] * len(ids) + segments for ids in prompts], 0)
+        batch["position_ids"] = left_padded([list(range(len(ids))) + [len(ids) + j for j in offsets]
+                                             for ids in prompts], 0)
     return batch
 
 

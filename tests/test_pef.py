@@ -5,7 +5,7 @@ import torch
 from npeff.models import ParameterSelection, unflatten
 from npeff.pef import batched_gram, compute_pefs, eps_matrix, eps_subset, final_token_activations, reduce_rank
 from npeff.projection import SparseProjection
-from npeff.tasks import FullVocabTask, LabelTokenTask, SuffixTask
+from npeff.tasks import FullVocabTask, LabelTokenTask, SuffixTask, lm_logits, token_batch
 from tiny_models import left_padded_batch, tiny_llama
 
 VOCAB = 48
@@ -217,31 +217,65 @@ def test_extra_projections_equal_separate_passes(model, batch, rows, kwargs):
         compute_pefs(model, batch, task, projection=main, extra_projections=[SparseProjection(n + 1, 16)])
 
 
-def test_suffix_task_groups_sequences_per_example(model):
-    """CLINC150-style: one sequence per (example, label), example-major."""
-    prompts = [[5, 9, 2], [7, 1, 4, 4]]
-    labels = [[12], [30, 31], [8, 40, 41]]
-    rows, masks = [], []
-    for prompt in prompts:
-        for label in labels:
-            rows.append(prompt + label)
-            masks.append([0] * len(prompt) + [1] * len(label))
-    T = max(map(len, rows))
-    batch = {"input_ids": torch.tensor([[0] * (T - len(r)) + r for r in rows]),
-             "attention_mask": torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows]),
-             "suffix_mask": torch.tensor([[0] * (T - len(m)) + m for m in masks])}
-    task = SuffixTask(n_labels=3)
-    out = compute_pefs(model, batch, task)
-    assert out.G.shape[:2] == (2, 2)  # 3 labels: rank 2, stored exactly
-    for e in range(2):
-        single = {k: v[3 * e:3 * e + 3] for k, v in batch.items()}
-        params = [p for _, p in ParameterSelection().parameters(model)]
-        log_probs = task(model, single)[0]
+SUFFIX_PROMPTS = [[5, 9, 2], [7, 1, 4, 4], [3]]
+SUFFIX_LABELS = [[12], [30, 31], [8, 40, 41]]
+
+
+def one_sequence_per_label(model, prompt, labels):
+    """The plain suffix scores: one sequence per label, its tokens' log-probs summed, normalised
+    over the labels. Returns log_probs [r] (with autograd)."""
+    scores = []
+    for label in labels:
+        ids = torch.tensor([prompt + label])
+        log_probs = torch.log_softmax(model(input_ids=ids).logits[0], dim=-1)  # [T, V]
+        scores.append(sum(log_probs[len(prompt) - 1 + j, token] for j, token in enumerate(label)))
+    return torch.log_softmax(torch.stack(scores), dim=-1)
+
+
+def test_packed_suffix_rows_equal_one_sequence_per_label():
+    """CLINC150-style: each packed row runs the prompt once for every label (tree attention).
+    In float64 the logits that score a label equal those of its own sequence exactly where that
+    sequence has the packed row's length (the model's attention softmax runs in float32, and its
+    rounding depends on the row's length); the label log-probs (float32) equal the plain scores
+    to float32 rounding."""
+    model = tiny_llama(seed=0, vocab=VOCAB).double()
+    batch = token_batch(SUFFIX_PROMPTS, 0, SUFFIX_LABELS)
+    T, S = batch["input_ids"].shape[1], sum(map(len, SUFFIX_LABELS))
+    assert T == 4 + S
+    with torch.no_grad():
+        packed_logits = lm_logits(model, batch)  # [3, T, V]
+        log_probs = SuffixTask(SUFFIX_LABELS)(model, batch)  # [3, r]
+        for e, prompt in enumerate(SUFFIX_PROMPTS):
+            at = T - S  # the packed row's first suffix position
+            for label in SUFFIX_LABELS:
+                row = prompt + label
+                own = model(input_ids=torch.tensor([row + [0] * (T - len(row))])).logits[0]  # [T, V], right-padded
+                predictors = [T - S - 1] + [at + j for j in range(len(label) - 1)]  # first token: the prompt's end
+                torch.testing.assert_close(packed_logits[e, predictors], own[len(prompt) - 1:len(row) - 1],
+                                           rtol=0, atol=1e-12)
+                at += len(label)
+            torch.testing.assert_close(log_probs[e].double(), one_sequence_per_label(model, prompt, SUFFIX_LABELS),
+                                       rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="at least one token"):
+        SuffixTask([[3], []])
+
+
+@pytest.mark.parametrize("backend", ["hooks", "functional"])
+def test_suffix_task_pef_equals_brute_force_over_one_sequence_per_label(model, backend):
+    """The PEF of packed rows against sum_y p(y) g_y g_y^T with g_y from the plain one-sequence-per-label scores."""
+    batch = token_batch(SUFFIX_PROMPTS, 0, SUFFIX_LABELS)
+    out = compute_pefs(model, batch, SuffixTask(SUFFIX_LABELS), backend=backend)
+    assert out.G.shape[:2] == (3, 2)  # 3 labels: rank 2, stored exactly
+    params = [p for _, p in ParameterSelection().parameters(model)]
+    for e, prompt in enumerate(SUFFIX_PROMPTS):
+        log_probs = one_sequence_per_label(model, prompt, SUFFIX_LABELS)
         F = 0
         for lp in log_probs:
             g = torch.cat([x.flatten() for x in torch.autograd.grad(lp, params, retain_graph=True)])
             F = F + lp.exp().detach() * torch.outer(g, g)
         torch.testing.assert_close(out.G[e].T @ out.G[e], F, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="last position ends the prompt"):
+        compute_pefs(model, batch, SuffixTask(SUFFIX_LABELS), with_activations=True)
 
 
 def test_parameter_selection(model):

@@ -11,7 +11,7 @@ from npeff.perturb import (FrozenPrefix, kl_divergence, parameter_snapshot, pert
                           perturbation_inputs_differ, perturbed,
                            reject_similar, unit_direction)
 from npeff.projection import SparseProjection
-from npeff.tasks import LabelTokenTask, SuffixTask
+from npeff.tasks import LabelTokenTask, SuffixTask, token_batch
 from tiny_models import left_padded_batch, tiny_llama
 
 VOCAB = 48
@@ -64,11 +64,11 @@ def test_frozen_prefix_matches_the_full_forward(model):
     with torch.no_grad():
         full = task(model, batch)
     assert torch.allclose(prefix.run(task, prefix.encode(batch)), full, atol=1e-6)
-    suffix_batch = {**batch, "suffix_mask": torch.zeros_like(batch["attention_mask"])}
-    suffix_batch["suffix_mask"][:, -2:] = 1
+    labels = [[12], [30, 31], [8, 40, 41]]
+    suffix_batch = token_batch([[5, 9, 2], [7, 1, 4, 4]], 0, labels)  # packed rows: tree attention
     with torch.no_grad():
-        full = SuffixTask(2)(model, suffix_batch)
-    assert torch.allclose(prefix.run(SuffixTask(2), prefix.encode(suffix_batch)), full, atol=1e-6)
+        full = SuffixTask(labels)(model, suffix_batch)
+    assert torch.allclose(prefix.run(SuffixTask(labels), prefix.encode(suffix_batch)), full, atol=1e-6)
     assert FrozenPrefix(model, ParameterSelection(("*",), ())).start == 0  # embeddings selected: no skipping
 
 
