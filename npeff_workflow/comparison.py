@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from npeff_workflow.registry import LABELLED_TASKS, METHODS, NPEFF_METHODS, PERTURBED_METHODS
+from npeff_workflow.registry import LABELLED_TASKS, METHODS, NPEFF_METHODS, PERTURBED_METHODS, TWO_LABEL_TASKS
 
 Cells = dict[str, dict[str, float | None]]  # "table1" -> slot -> value
 
@@ -263,13 +263,16 @@ CLAIMS = [
           ("table6",)),
     Claim("4", "Perturbations are selective (KL ratio > 1) for every seed",
           lambda c: all(x > 1 for s, x in c["table6"].items() if s.endswith("/kl")), ("table6",)),
-    Claim("E", "Per example, a PEF costs more than a gradient, which costs more than an activation (every task)",
-          lambda c: all(_v(c, "table7", f"{t}/pef") > _v(c, "table7", f"{t}/gradient") >
-                        _v(c, "table7", f"{t}/activation") for t in {s.split("/")[0] for s in c["table7"]}),
-          ("table7",)),
-    Claim("E", "An NPEFF step takes longer than a G-NPEFF step (every task)",
+    # a two-label task's PEF is one row, a multiple of its gradient (README, "rank one"): there the
+    # PEF and the gradient, and NPEFF's and G-NPEFF's problems, are one object, and their times tie
+    Claim("E", "Per example, a PEF costs more than a gradient (every task with more than two labels), "
+          "which costs more than an activation (every task)",
+          lambda c: all((t in TWO_LABEL_TASKS or _v(c, "table7", f"{t}/pef") > _v(c, "table7", f"{t}/gradient"))
+                        and _v(c, "table7", f"{t}/gradient") > _v(c, "table7", f"{t}/activation")
+                        for t in {s.split("/")[0] for s in c["table7"]}), ("table7",)),
+    Claim("E", "An NPEFF step takes longer than a G-NPEFF step (every task with more than two labels)",
           lambda c: all(_v(c, "table8", f"npeff/{t}/step_ms") > _v(c, "table8", f"gnpeff/{t}/step_ms")
-                        for t in _tasks(c, "table8", "npeff", "step_ms")), ("table8",)),
+                        for t in _tasks(c, "table8", "npeff", "step_ms") if t not in TWO_LABEL_TASKS), ("table8",)),
     Claim("E", "Gradient clustering has the smallest total time (every task)",
           lambda c: all(_v(c, "table8", f"gc/{t}/total_s") <= min(_v(c, "table8", f"{m}/{t}/total_s")
                                                                   for m in METHODS)

@@ -40,3 +40,18 @@ def test_compare_reports_differences_and_missing_sides():
     by_cell = {r["cell"]: r for r in rows}
     assert by_cell["a"]["difference"] == pytest.approx(2.0) and by_cell["a"]["status"] == "compared"
     assert by_cell["b"]["status"] == "not reproduced" and by_cell["c"]["status"] == "not in the paper"
+
+
+def test_timing_claims_skip_two_label_tasks_and_still_check_the_others():
+    """On SST2 a PEF is one row, a multiple of the gradient: their times tie, so only the multi-row
+    tasks decide "a PEF costs more than a gradient" and "an NPEFF step is longer than G-NPEFF's"."""
+    pef = next(c for c in CLAIMS if c.text.startswith("Per example, a PEF costs more than a gradient"))
+    step = next(c for c in CLAIMS if c.text.startswith("An NPEFF step takes longer"))
+    sst2_tie = {"sst2/pef": 0.267, "sst2/gradient": 0.268, "sst2/activation": 0.07}
+    assert check_claim(pef, {"table7": {**sst2_tie, "yat/pef": 1.3, "yat/gradient": 0.4, "yat/activation": 0.1}})
+    assert check_claim(pef, {"table7": {**sst2_tie, "yat/pef": 0.3, "yat/gradient": 0.4,
+                                        "yat/activation": 0.1}}) is False
+    assert check_claim(pef, {"table7": {**sst2_tie, "sst2/activation": 0.3}}) is False  # gradient > activation everywhere
+    steps = {"npeff/sst2/step_ms": 1.9, "gnpeff/sst2/step_ms": 2.9, "npeff/yat/step_ms": 4.0}
+    assert check_claim(step, {"table8": {**steps, "gnpeff/yat/step_ms": 1.9}})
+    assert check_claim(step, {"table8": {**steps, "gnpeff/yat/step_ms": 4.1}}) is False
