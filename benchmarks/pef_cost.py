@@ -99,7 +99,6 @@ def main():
             with torch.no_grad():
                 task(model, batch)
 
-
         def forward_backward_per_row():  # one example at a time: R backwards of a full gradient
             for i in range(b):
                 one = {k: v[i:i + 1] for k, v in batch.items()}

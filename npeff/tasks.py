@@ -109,6 +109,9 @@ class SuffixTask:
         self.owners = torch.tensor(owners)  # [S]
 
     def __call__(self, model, batch) -> torch.Tensor:
+        if "segment_ids" not in batch:  # unpacked, the labels would attend to each other
+            raise ValueError("SuffixTask needs packed rows: build the batch with build_batch or token_batch "
+                             "and the labels' token ids")
         S = len(self.suffix_ids)
         logits = lm_logits(model, batch, keep_last=S + 1).float()  # [b, S+1, V]
         device = logits.device

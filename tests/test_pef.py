@@ -258,6 +258,8 @@ def test_packed_suffix_rows_equal_one_sequence_per_label():
                                        rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="at least one token"):
         SuffixTask([[3], []])
+    with pytest.raises(ValueError, match="packed rows"):
+        SuffixTask(SUFFIX_LABELS)(model, token_batch(SUFFIX_PROMPTS, 0))
 
 
 @pytest.mark.parametrize("backend", ["hooks", "functional"])
