@@ -29,6 +29,10 @@ def lm_logits(model, batch: Mapping[str, torch.Tensor], keep_last: int | None = 
     mask = batch["attention_mask"]
     positions = batch["position_ids"] if "position_ids" in batch else (mask.long().cumsum(-1) - 1).clamp_min(0)
     if "segment_ids" in batch:
+        attention = getattr(getattr(model, "config", None), "_attn_implementation", "eager")
+        if attention not in ("eager", "sdpa"):  # others may drop a 4D mask, and labels would see each other
+            raise ValueError(f"packed suffix rows need eager or sdpa attention (a 4D additive mask); the model "
+                             f"uses {attention!r}")
         mask = tree_attention_mask(mask, batch["segment_ids"], getattr(model, "dtype", torch.float32))
     extra = {"logits_to_keep": keep_last} if keep_last else {}
     if "inputs_embeds" in batch:

@@ -232,13 +232,15 @@ def one_sequence_per_label(model, prompt, labels):
     return torch.log_softmax(torch.stack(scores), dim=-1)
 
 
-def test_packed_suffix_rows_equal_one_sequence_per_label():
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_packed_suffix_rows_equal_one_sequence_per_label(attention):
     """CLINC150-style: each packed row runs the prompt once for every label (tree attention).
     In float64 the logits that score a label equal those of its own sequence exactly where that
     sequence has the packed row's length (the model's attention softmax runs in float32, and its
     rounding depends on the row's length); the label log-probs (float32) equal the plain scores
     to float32 rounding."""
     model = tiny_llama(seed=0, vocab=VOCAB).double()
+    model.config._attn_implementation = attention
     batch = token_batch(SUFFIX_PROMPTS, 0, SUFFIX_LABELS)
     T, S = batch["input_ids"].shape[1], sum(map(len, SUFFIX_LABELS))
     assert T == 4 + S
@@ -260,6 +262,9 @@ def test_packed_suffix_rows_equal_one_sequence_per_label():
         SuffixTask([[3], []])
     with pytest.raises(ValueError, match="packed rows"):
         SuffixTask(SUFFIX_LABELS)(model, token_batch(SUFFIX_PROMPTS, 0))
+    model.config._attn_implementation = "flash_attention_2"
+    with pytest.raises(ValueError, match="eager or sdpa"):
+        SuffixTask(SUFFIX_LABELS)(model, batch)
 
 
 @pytest.mark.parametrize("backend", ["hooks", "functional"])
