@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import torch
 
 
-def lm_logits(model, batch: Mapping[str, torch.Tensor], keep_last: int | None = None) -> torch.Tensor:
+def lm_logits(model, batch: Mapping[str, torch.Tensor], keep_last: int | None = None,
+              keep_positions: torch.Tensor | None = None) -> torch.Tensor:
     """Logits [B, T, V] of a causal LM on a left-padded batch, or of its last `keep_last`
-    positions only ([B, keep_last, V]).
+    positions only ([B, keep_last, V]), or of the positions `keep_positions` [K] ([B, K, V]).
 
     Positions count from each sequence's first real token, as in generation, unless the batch
     gives `position_ids`. A batch with `segment_ids` is a packed suffix batch (`build_batch`):
@@ -34,7 +35,8 @@ def lm_logits(model, batch: Mapping[str, torch.Tensor], keep_last: int | None = 
             raise ValueError(f"packed suffix rows need eager or sdpa attention (a 4D additive mask); the model "
                              f"uses {attention!r}")
         mask = tree_attention_mask(mask, batch["segment_ids"], getattr(model, "dtype", torch.float32))
-    extra = {"logits_to_keep": keep_last} if keep_last else {}
+    extra = {"logits_to_keep": keep_positions} if keep_positions is not None else (
+        {"logits_to_keep": keep_last} if keep_last else {})
     if "inputs_embeds" in batch:
         extra["inputs_embeds"] = batch["inputs_embeds"]
     else:
@@ -109,16 +111,20 @@ class SuffixTask:
                 owners.append(label)
             at += len(ids)
         self.suffix_ids = torch.tensor(targets)  # [S]: the packed row's last S tokens
-        self.predictors = torch.tensor(predictors)  # [S]
+        # only these window positions' logits score a token (not a label's last token's): unembed those alone
+        scoring = sorted(set(predictors))
+        self.scoring = torch.tensor(scoring)  # [K]
+        self.predictors = torch.tensor([scoring.index(p) for p in predictors])  # [S], indices into scoring
         self.owners = torch.tensor(owners)  # [S]
 
     def __call__(self, model, batch) -> torch.Tensor:
         if "segment_ids" not in batch:  # unpacked, the labels would attend to each other
             raise ValueError("SuffixTask needs packed rows: build the batch with build_batch or token_batch "
                              "and the labels' token ids")
-        S = len(self.suffix_ids)
-        logits = lm_logits(model, batch, keep_last=S + 1).float()  # [b, S+1, V]
-        device = logits.device
+        S, T = len(self.suffix_ids), batch["attention_mask"].shape[-1]
+        device = batch["attention_mask"].device
+        positions = self.scoring.to(device) + (T - S - 1)  # [K]: the window is the last S + 1 positions
+        logits = lm_logits(model, batch, keep_positions=positions).float()  # [b, K, V]
         log_probs = torch.log_softmax(logits, dim=-1)
         token_lp = log_probs[:, self.predictors.to(device), self.suffix_ids.to(device)]  # [b, S]
         label_lp = token_lp.new_zeros(token_lp.shape[0], self.n_labels).index_add(1, self.owners.to(device),
