@@ -35,8 +35,11 @@ def lm_logits(model, batch: Mapping[str, torch.Tensor], keep_last: int | None = 
             raise ValueError(f"packed suffix rows need eager or sdpa attention (a 4D additive mask); the model "
                              f"uses {attention!r}")
         mask = tree_attention_mask(mask, batch["segment_ids"], getattr(model, "dtype", torch.float32))
-    extra = {"logits_to_keep": keep_positions} if keep_positions is not None else (
-        {"logits_to_keep": keep_last} if keep_last else {})
+    extra = {}
+    if keep_positions is not None:
+        extra["logits_to_keep"] = keep_positions
+    elif keep_last:
+        extra["logits_to_keep"] = keep_last
     if "inputs_embeds" in batch:
         extra["inputs_embeds"] = batch["inputs_embeds"]
     else:
