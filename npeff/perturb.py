@@ -157,21 +157,28 @@ def perturbation_effect(prefix: FrozenPrefix, task, selection: ParameterSelectio
                         snapshot: dict | None = None, top_in_baseline: torch.Tensor | None = None) -> dict:
     """KL ratios for +direction and -direction; returns the better sign's numbers.
 
-    top_batches / base_batches: FrozenPrefix-encoded batches; originals maps id(batch)
-    to the unperturbed log_probs [b, r]; snapshot: the unperturbed parameters (parameter_snapshot).
+    base_batches: the baseline, FrozenPrefix-encoded; originals maps id(batch) to the unperturbed
+    log_probs [b, r]; snapshot: the unperturbed parameters (parameter_snapshot).
     top_in_baseline: bool [n_base] in base_batches' order, True where a baseline example is one of
     the component's top examples. Those are left out of the baseline mean: in the paper's pools
     (1,000 random of 60,000) a baseline holds ~0.3 of a component's top 16, in a pool of a few
     hundred it holds half of them or all, and counting them twice pulls the ratio towards 1.
-    kl_ratio_with_top keeps them, for comparison."""
+    kl_ratio_with_top keeps them, for comparison. Their KLs are also the top mean's: each
+    example is run once per sign, so top_batches holds only the top examples the baseline does
+    not (every top example when top_in_baseline is None; may be empty)."""
     best = None
     for sign in (1.0, -1.0):
         with perturbed(prefix.model, selection, sign * direction, snapshot):
-            kl_top = torch.cat([kl_divergence(prefix.run(task, b), originals[id(b)]) for b in top_batches])
             kl_base = torch.cat([kl_divergence(prefix.run(task, b), originals[id(b)]) for b in base_batches])
-        others = kl_base if top_in_baseline is None else kl_base[~top_in_baseline.to(kl_base.device)]  # [n_base - m]
+            kl_outside = [kl_divergence(prefix.run(task, b), originals[id(b)]) for b in top_batches]
+        in_base = torch.zeros(len(kl_base), dtype=torch.bool) if top_in_baseline is None else top_in_baseline
+        in_base = in_base.to(kl_base.device)
+        kl_top = torch.cat(kl_outside + [kl_base[in_base]])  # [n_top]
+        others = kl_base[~in_base]  # [n_base - n_top_in_baseline]
         if others.numel() == 0:
             raise ValueError("every baseline example is a top example of the component; no baseline is left")
+        if kl_top.numel() == 0:
+            raise ValueError("no top examples: top_batches is empty and top_in_baseline marks none")
         ratio = float(kl_top.mean() / others.mean().clamp_min(1e-30))
         if best is None or ratio > best["kl_ratio"]:
             best = {"sign": int(sign), "kl_ratio": ratio, "kl_top": float(kl_top.mean()),

@@ -90,6 +90,7 @@ def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outpu
 
     baseline = by_length(draw_baseline(rng, len(texts), n_baseline))
     base_batches = encoded_batches(baseline)
+    baseline_set = set(baseline)
     base_originals = {id(b): prefix.run(formulation, b) for b in base_batches}  # unperturbed, shared by every component
     norms = signals["pef_norms"]
     fpc = settings["fpc"]
@@ -105,10 +106,11 @@ def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outpu
                  "fpc_relative_residual": float(recovered.relative_residual[0])}
         del recovered  # the direction is all that is needed (a dense solution is another 4 B per parameter)
         top = tops[c].tolist()
-        top_batches = encoded_batches(by_length(top))
-        originals = {**base_originals, **{id(b): prefix.run(formulation, b) for b in top_batches}}
         top_set = set(top)
         top_in_baseline = torch.tensor([i in top_set for i in baseline], dtype=torch.bool)  # [len(baseline)]
+        # the top examples in the baseline reuse its forwards; only the others are run apart
+        top_batches = encoded_batches(by_length([i for i in top if i not in baseline_set]))
+        originals = {**base_originals, **{id(b): prefix.run(formulation, b) for b in top_batches}}
         effect = perturbation_effect(prefix, formulation, selection, direction, top_batches, base_batches, originals,
                                      snapshot, top_in_baseline)
         others = baseline_without(baseline, top)

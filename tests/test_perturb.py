@@ -105,17 +105,47 @@ def test_top_examples_drawn_into_the_baseline_are_left_out_of_its_mean(model):
     apart = perturbation_effect(prefix, task, LAST_BLOCK, direction, top, base, originals)
     drawn_in = top + base  # a small pool's baseline that drew all 8 top examples
     marked = torch.tensor([True] * 8 + [False] * 40)
-    left_out = perturbation_effect(prefix, task, LAST_BLOCK, direction, top, drawn_in, originals,
+    # the top examples' KLs come from the baseline's own forwards: no top batch is run apart
+    left_out = perturbation_effect(prefix, task, LAST_BLOCK, direction, [], drawn_in, originals,
                                    top_in_baseline=marked)
     kept = perturbation_effect(prefix, task, LAST_BLOCK, direction, top, drawn_in, originals)
+    assert left_out["kl_top"] == pytest.approx(apart["kl_top"], rel=1e-5)
     assert left_out["kl_ratio"] == pytest.approx(apart["kl_ratio"], rel=1e-5)
     assert left_out["kl_baseline"] == pytest.approx(apart["kl_baseline"], rel=1e-5)
     assert left_out["kl_ratio_with_top"] == pytest.approx(kept["kl_ratio"], rel=1e-5)
     # a selective direction: counting its top examples in the baseline pulls the ratio towards 1
     assert 1 < kept["kl_ratio"] < left_out["kl_ratio"]
     with pytest.raises(ValueError, match="no baseline is left"):
-        perturbation_effect(prefix, task, LAST_BLOCK, direction, top, top, originals,
+        perturbation_effect(prefix, task, LAST_BLOCK, direction, [], top, originals,
                             top_in_baseline=torch.ones(8, dtype=torch.bool))
+
+
+def test_top_examples_in_the_baseline_reuse_its_forwards(model):
+    """Of the top examples 0-7, 4-7 are drawn into a baseline of 44: the same numbers as with a
+    baseline of the 40 others, from 2 x (4 + 44) perturbed rows, where running all 8 top
+    examples apart beside that baseline takes 2 x (8 + 44)."""
+    prefix, task, planted, _, _, _ = planted_setup(model)
+    batch = left_padded_batch([6] * 48, VOCAB, seed=3)
+    rows = lambda lo, hi: prefix.encode({k: v[lo:hi] for k, v in batch.items()})  # noqa: E731
+    top_all, top_outside = [rows(0, 8)], [rows(0, 4)]
+    base, base_with_top = [rows(8, 28), rows(28, 48)], [rows(4, 8), rows(8, 28), rows(28, 48)]
+    originals = {id(b): prefix.run(task, b) for b in top_all + top_outside + base + base_with_top}
+    direction = unit_direction(planted, 0.5)
+    apart = perturbation_effect(prefix, task, LAST_BLOCK, direction, top_all, base, originals)
+    counted = []
+    run = prefix.run
+    prefix.run = lambda t, b: counted.append(len(b["input_ids"])) or run(t, b)
+    try:
+        perturbation_effect(prefix, task, LAST_BLOCK, direction, top_all, base_with_top, originals)
+        n_top_run_apart = sum(counted)
+        counted.clear()
+        reused = perturbation_effect(prefix, task, LAST_BLOCK, direction, top_outside, base_with_top, originals,
+                                     top_in_baseline=torch.tensor([True] * 4 + [False] * 40))
+    finally:
+        del prefix.run
+    assert (n_top_run_apart, sum(counted)) == (2 * 52, 2 * 48)
+    for key in ("sign", "kl_ratio", "kl_top", "kl_baseline"):
+        assert reused[key] == pytest.approx(apart[key], rel=1e-5), key
 
 
 def test_planted_direction_survives_projection_and_fpc(model):
