@@ -128,33 +128,40 @@ def forward(x, start, out_dim, region_size, key, scale, y, n_threads, regions_pe
 
     x: [n_rows, length] float32 (C order), columns [start, start+length) of the input, in the
     layout a gradient block is produced in. y: [n_rows, out_dim] float32, accumulated into.
-    Each thread owns a contiguous range of regions and a private accumulator [n_rows, out_dim].
-    Per tile of `regions_per_tile` regions it hashes once; then, row by row (so that the row's
-    accumulator stays in cache for the whole tile), it writes each signed region twice into a
-    buffer (every cyclic shift is then a contiguous slice of it) and adds _GROUP regions' slices
-    into each output block in one pass: one load and store of the accumulator per _GROUP
-    multiply-adds, which is what the loop is bound by.
+    With at least n_threads rows each thread owns a range of rows (and adds them into y
+    itself); with fewer, each owns a range of regions and a private accumulator [n_rows,
+    out_dim], summed into y after. A private accumulator per thread costs as much to zero and
+    sum as projecting out_dim entries of every row, which is most of the work for the short
+    input blocks that fit in the cache.
+    Per tile of `regions_per_tile` regions a thread hashes once; then, row by row (so that the
+    row's accumulator stays in cache for the whole tile), it writes each signed region twice
+    into a buffer (every cyclic shift is then a contiguous slice of it) and adds _GROUP regions'
+    slices into each output block in one pass: one load and store of the accumulator per
+    _GROUP multiply-adds, which is what the loop is bound by.
     """
     n_rows, length = x.shape
     s = region_size
     n_blocks = -(-out_dim // s)
     skey = sign_key(key)
     k_first, n_regions, n_chunks = _chunk_bounds(start, length, s, n_threads)
-    partial = np.zeros((n_chunks, n_rows, out_dim), np.float32)
-    for c in numba.prange(n_chunks):
-        acc = partial[c]
+    row_chunks, region_chunks = (min(n_threads, n_rows), 1) if n_rows >= n_threads else (1, n_chunks)
+    partial = np.zeros((region_chunks if region_chunks > 1 else 0, n_rows, out_dim), np.float32)
+    for task in numba.prange(row_chunks * region_chunks):
+        rc, kc = task // region_chunks, task % region_chunks
+        r_lo, r_hi = (n_rows * rc) // row_chunks, (n_rows * (rc + 1)) // row_chunks
+        acc = np.zeros((r_hi - r_lo, out_dim), np.float32)  # [rows of this task, out_dim]
         signs = np.empty((regions_per_tile, s), np.float32)
         shifts = np.zeros((regions_per_tile + _GROUP, n_blocks), np.int64)
         flips = np.zeros((regions_per_tile + _GROUP, n_blocks), np.float32)  # 0 past the tile's end
         doubled = np.zeros((_GROUP, 2 * s), np.float32)
-        k_hi = k_first + (n_regions * (c + 1)) // n_chunks
-        for k0 in range(k_first + (n_regions * c) // n_chunks, k_hi, regions_per_tile):
+        k_hi = k_first + (n_regions * (kc + 1)) // region_chunks
+        for k0 in range(k_first + (n_regions * kc) // region_chunks, k_hi, regions_per_tile):
             n_tile = min(regions_per_tile, k_hi - k0)
             for i in range(n_tile):
                 region_parameters(key, skey, k0 + i, s, signs[i], shifts[i], flips[i])
             flips[n_tile:] = 0.0
-            for r in range(n_rows):
-                row_acc = acc[r]  # 1-D slices of rows: numba vectorises them
+            for r in range(r_lo, r_hi):
+                row_acc = acc[r - r_lo]  # 1-D slices of rows: numba vectorises them
                 row = x[r]
                 for i in range(0, n_tile, _GROUP):
                     for g in range(_GROUP):
@@ -172,7 +179,13 @@ def forward(x, start, out_dim, region_size, key, scale, y, n_threads, regions_pe
                         f0, f1, f2, f3 = flips[i, t], flips[i + 1, t], flips[i + 2, t], flips[i + 3, t]
                         for j in range(width):
                             target[j] += f0 * s0[j] + f1 * s1[j] + f2 * s2[j] + f3 * s3[j]
-    for c in range(n_chunks):
+        if region_chunks == 1:  # this task's rows are whole: add them into y here, in parallel
+            for r in range(r_lo, r_hi):
+                for j in range(out_dim):
+                    y[r, j] += scale * acc[r - r_lo, j]
+        else:
+            partial[kc] = acc
+    for c in range(partial.shape[0]):  # fewer rows than threads: a few rows to sum
         for r in range(n_rows):
             for j in range(out_dim):
                 y[r, j] += scale * partial[c, r, j]
