@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from npeff.models import ParameterSelection, unflatten
-from npeff.pef import batched_gram, compute_pefs, eps_matrix, eps_subset, final_token_activations, reduce_rank
+from npeff.pef import (_BlockBuffer, _linear_param_blocks, batched_gram, compute_pefs, eps_matrix, eps_subset,
+                       final_token_activations, reduce_rank)
 from npeff.projection import SparseProjection
 from npeff.tasks import FullVocabTask, LabelTokenTask, SuffixTask, lm_logits, token_batch
 from tiny_models import left_padded_batch, tiny_llama
@@ -144,6 +145,30 @@ def test_gram_cut_into_pieces_equals_the_plain_product(K):
     plain = block @ block.transpose(1, 2)
     torch.testing.assert_close(batched_gram(block, pieces=7), plain)
     torch.testing.assert_close(batched_gram(block, pieces=1), plain)
+
+
+@pytest.mark.parametrize("max_elems", [10**6, 2 * 5 * 3 * 7, 3 * 7 * 4, 7 * 2, 1])
+def test_weight_gradient_pieces_cover_every_example_and_column_once(max_elems):
+    """_linear_param_blocks cuts a weight's per-example gradient [b, R, out*in] into pieces of
+    at most max_elems (or one output row of one example): ranges of output rows holding every
+    example while one row of every example fits, example chunks after. Put back together, the
+    pieces equal sum_t g a^T over both uses of the layer."""
+    b, R, t, n_in, n_out = 5, 3, 6, 7, 4
+    gen = torch.Generator().manual_seed(0)
+    uses = [(torch.randn(b, t, n_in, generator=gen), torch.randn(R, b, t, n_out, generator=gen)) for _ in range(2)]
+    expected = sum(torch.einsum("rbto,bti->broi", g, a) for a, g in uses).reshape(b, R, n_out * n_in)
+    covered = torch.zeros(b, R, n_out * n_in, dtype=torch.int64)
+    got = torch.zeros_like(expected)
+    for rows, first, block in _linear_param_blocks(uses, "weight", max_elems, _BlockBuffer()):
+        width = block.shape[2]
+        assert block.numel() <= max(max_elems, R * n_in)
+        assert first % n_in == 0 and width % n_in == 0  # whole output rows
+        if max_elems >= b * R * n_in:
+            assert (rows.start, rows.stop) == (0, b)  # every example in each piece
+        got[rows, :, first:first + width] = block
+        covered[rows, :, first:first + width] += 1
+    assert bool((covered == 1).all())
+    torch.testing.assert_close(got, expected)
 
 
 @pytest.mark.parametrize("rows", ["lrm", "eps"])
