@@ -17,7 +17,7 @@ It prints seconds per example and the ratios the goals are stated in (PEF / fwd+
 projection / memory read), so it reads the same on any machine.
 
     python benchmarks/pef_cost.py results/default [--tasks sst2 yat] [--batch 8] [--device cuda]
-        [--architecture benchmarks/architectures/smollm2-360m.json]
+        [--architecture benchmarks/architectures/smollm2-360m.json] [--max-block-elems 67108864]
 
 --architecture times a randomly initialised model of that config.json's architecture instead of
 the prepared model (no step's cost depends on the weights' values), with the prepared model's
@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--batch", type=int, help="examples per call (default: the task's batch size)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--architecture", type=Path, help="a config.json: time random weights of this architecture")
+    ap.add_argument("--max-block-elems", type=int, help="elements per per-example gradient block "
+                    "(default: npeff.pef.BLOCK_ELEMS for the device)")
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device here: skipping the GPU benchmark")
@@ -89,7 +91,8 @@ def main():
         b = len(examples)
         rows = "eps" if tcfg.get("eps_rows") else "lrm"
         pef_kwargs = dict(rows=rows, n_eps_rows=tcfg.get("eps_rows"), eps_seed=proj_cfg["seed"],
-                          svd_rank=tcfg.get("svd_rank"), projection=projection, selection=selection)
+                          svd_rank=tcfg.get("svd_rank"), projection=projection, selection=selection,
+                          max_block_elems=args.max_block_elems)
         R = compute_pefs(model, batch, task, **pef_kwargs).G.shape[1]  # rows stored per example
         # the floor counts the gradient rows the PEF is made of (EPS rows, or the exact LRM rows),
         # not the rows kept after the SVD: those cost no backward of their own
