@@ -473,11 +473,12 @@ def _per_example_rows(g: torch.Tensor, b: int) -> torch.Tensor:
 
 class _BlockBuffer:
     """One buffer that every per-example weight-gradient block of a compute_pefs call is written
-    into, in turn; a block is valid until the next `take`. A block is ~10^7-10^8 floats (up to
-    max_block_elems): allocated afresh, glibc maps it from the kernel each time (allocations
-    above 32 MiB are always mmaps), and faulting in and zeroing its pages took longer than
-    computing it (TriviaQA stand-in on 2 cores: 13.4M page faults and 26 s in the kernel for
-    16 examples; the pass 38.5 s, with this buffer 20.9 s)."""
+    into, in turn; a block is valid until the next `take`. When blocks were up to 2**26 floats,
+    each allocated afresh was mapped from the kernel (glibc serves allocations above 32 MiB with
+    mmaps), and faulting in and zeroing its pages took longer than computing it (TriviaQA
+    stand-in on 2 cores: 13.4M page faults and 26 s in the kernel for 16 examples; the pass
+    38.5 s, with this buffer 20.9 s). The CPU's blocks are smaller now (BLOCK_ELEMS), the GPU's
+    are not, and reusing one buffer costs nothing in either case."""
 
     def __init__(self):
         self.flat = None  # [capacity]
