@@ -124,12 +124,10 @@ def test_top_examples_in_the_baseline_reuse_its_forwards(model):
     """Of the top examples 0-7, 4-7 are drawn into a baseline of 44: the same numbers as with a
     baseline of the 40 others, from 2 x (4 + 44) perturbed rows, where running all 8 top
     examples apart beside that baseline takes 2 x (8 + 44)."""
-    prefix, task, planted, _, _, _ = planted_setup(model)
-    batch = left_padded_batch([6] * 48, VOCAB, seed=3)
-    rows = lambda lo, hi: prefix.encode({k: v[lo:hi] for k, v in batch.items()})  # noqa: E731
-    top_all, top_outside = [rows(0, 8)], [rows(0, 4)]
-    base, base_with_top = [rows(8, 28), rows(28, 48)], [rows(4, 8), rows(8, 28), rows(28, 48)]
-    originals = {id(b): prefix.run(task, b) for b in top_all + top_outside + base + base_with_top}
+    prefix, task, planted, top_all, base, originals = planted_setup(model)
+    top_outside, drawn = [{k: v[:4] for k, v in top_all[0].items()}], {k: v[4:] for k, v in top_all[0].items()}
+    base_with_top = [drawn] + base
+    originals.update({id(b): prefix.run(task, b) for b in top_outside + [drawn]})
     direction = unit_direction(planted, 0.5)
     apart = perturbation_effect(prefix, task, LAST_BLOCK, direction, top_all, base, originals)
     counted = []
