@@ -138,7 +138,9 @@ def _dequantized_copy(model):
 
 
 def load_model(folder, device="cpu"):
-    """(model in eval mode, float32, eager attention; tokenizer) from a prepared folder."""
+    """(model in eval mode, float32, eager attention; tokenizer) from a prepared folder. Its
+    nn.Linear layers run their CPU forwards without weight gradients through oneDNN
+    (npeff.cpu_linear: 2x MKL's speed on AMD CPUs)."""
     return _from_pretrained(str(folder), str(folder), device=device)
 
 
@@ -157,9 +159,13 @@ def _from_pretrained(where: str, what: str, device="cpu", **kwargs):
 
 
 def _ready(model, tokenizer, device):
-    """The set-up every loaded model gets: a pad token (batches are padded), eval mode, the device."""
+    """The set-up every loaded model gets: a pad token (batches are padded), eval mode, the device,
+    linear layers through oneDNN on the CPU (npeff.cpu_linear; a CUDA forward is unchanged)."""
+    from npeff.cpu_linear import use_onednn_linears
+
     if tokenizer is not None and tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    use_onednn_linears(model)
     return model.eval().to(device), tokenizer
 
 

@@ -13,7 +13,8 @@ the gradient of a few scalars per example ("rows"):
 
 Gradients are taken per example and per row in one vectorised backward
 (`is_grads_batched`) with respect to the outputs of the selected nn.Linear
-modules; the per-example weight gradient is then sum_t g_t a_t^T. Each
+modules (so no summed weight gradient is formed: npeff.cpu_linear.input_gradients_only);
+the per-example weight gradient is then sum_t g_t a_t^T. Each
 parameter block is projected as soon as it is formed, so no full n-vector per
 row is kept. A torch.func backend (vmap over examples of jacrev over rows)
 handles models whose selected parameters are not all nn.Linear.
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from npeff.cpu_linear import input_gradients_only
 from npeff.models import ParameterSelection
 from npeff.projection import SparseProjection
 from npeff.tasks import lm_logits
@@ -424,8 +426,8 @@ def _hooked_row_gradients(model, batch, task, row_fn, params, owners, sink: _Row
         handles.append(activation_module.register_forward_hook(
             lambda _m, _inp, out: captured.update(h=_final_token(out))))
     clock = clock or _StageClock(None)
-    try:
-        with torch.enable_grad(), clock("forward"):
+    try:  # layers patched by npeff.cpu_linear then run forward and backward through oneDNN
+        with torch.enable_grad(), input_gradients_only(), clock("forward"):
             log_probs = task(model, batch)  # [b, r]
             S = row_fn(log_probs)  # [b, R]
     finally:

@@ -106,8 +106,10 @@ def test_the_eps_grid_pass_taken_from_the_signals_pass_equals_its_own_pass(tmp_p
     expected, expected_attrs = io.read_pefs(separate)
     assert list(grid["ids"]) == list(expected["ids"]) and len(grid["ids"]) == 5
     assert grid["G"].shape == (5, 4, 64)  # full rank: the EPS rows before the SVD
-    for key in ("G", "pef_norms", "log_probs", "gram_eigenvalues"):
-        torch.testing.assert_close(torch.from_numpy(grid[key]), torch.from_numpy(expected[key]), rtol=1e-4, atol=1e-6)
+    for key in ("G", "pef_norms", "log_probs", "gram_eigenvalues"):  # float32 rounding, which depends on the batch
+        scale = float(abs(expected[key]).max())
+        torch.testing.assert_close(torch.from_numpy(grid[key]), torch.from_numpy(expected[key]), rtol=1e-4,
+                                   atol=1e-5 * scale)
     assert grid_attrs == expected_attrs
     with pytest.raises(ValueError, match="eps_path needs EPS rows"):
         collect_signals(**{**common, "task": "sst2"}, task_settings={}, batch_size=3, pefs_path=tmp_path / "x.h5",
