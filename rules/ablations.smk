@@ -71,7 +71,7 @@ rule eps_pefs:
     wildcard_constraints:
         split="heldin",
         eps=r"\d+",
-    threads: config["threads_per_job"]
+    threads: PEF_THREADS
     resources:
         gpu=config["gpus_per_job"],
     log:

@@ -19,6 +19,9 @@ MAIN_MODEL = config["model"]["name"]
 MODELS = {MAIN_MODEL: {**config["model"], "tasks": TASKS}}
 MODELS.update({name: {**spec, "name": name} for name, spec in config.get("extra_models", {}).items()})
 MAIN = f"{RESULTS}/{MAIN_MODEL}"
+# PEF jobs hold the most memory (YAT's held-in signals: 8.5 GB) and time Table 7's objects, so
+# a config can give them more threads than the rest, which then run side by side (README, "One job per core?").
+PEF_THREADS = config["threads_per_pef_job"] or config["threads_per_job"]
 
 
 def package_dir(requirement):

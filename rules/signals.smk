@@ -20,7 +20,7 @@ rule signals:
         time_objects=lambda wc: wc.split == "heldin",  # Table 7: each object timed alone on one batch
     wildcard_constraints:
         split="heldin|heldout",
-    threads: config["threads_per_job"]
+    threads: PEF_THREADS
     resources:
         gpu=config["gpus_per_job"],
     log:
