@@ -489,6 +489,29 @@ def test_dry_run_plans_the_whole_dag(configfile, tmp_path):
         assert rule in result.stdout
 
 
+def test_pef_jobs_take_their_own_thread_count(tmp_path):
+    def threads_by_rule(configfile):  # {rule: {threads of its planned jobs}}; a dry run prints threads only above 1
+        result = snakemake(["--configfile", str(configfile), "--cores", "8", "-n"], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        found = {}
+        for block in result.stdout.split("\nrule ")[1:]:
+            threads = re.search(r"^\s+threads: (\d+)$", block, re.MULTILINE)
+            found.setdefault(block.split(":")[0], set()).add(int(threads.group(1)) if threads else 1)
+        return found
+
+    pef_rules = {"signals", "projection_signals", "eps_signals"}
+    # the default: 1 thread per job, 2 per PEF job (config/config.yaml says why)
+    default = threads_by_rule(REPO / "config/config.yaml")
+    assert pef_rules <= set(default) and {"perturb", "decompose", "icl_predictions"} <= set(default)
+    assert all(default[rule] == ({2} if rule in pef_rules else {1}) for rule in default), default
+    # unset, the PEF jobs take threads_per_job like every other job
+    cfg = {**yaml.safe_load((REPO / "config/config.yaml").read_text()), "threads_per_job": 3}
+    del cfg["threads_per_pef_job"]
+    (tmp_path / "unset.yaml").write_text(yaml.safe_dump(cfg))
+    unset = threads_by_rule(tmp_path / "unset.yaml")
+    assert unset["signals"] == unset["perturb"] == unset["decompose"] == {3}
+
+
 def test_the_slurm_profile_plans_the_paper_jobs_with_gpus(tmp_path):
     # --sdm env-modules stands in for the profile's conda, which is not installed here
     result = snakemake(["--profile", "slurm", "--configfile", str(REPO / "config/paper.yaml"), "-n",
