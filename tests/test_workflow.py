@@ -490,6 +490,8 @@ def test_dry_run_plans_the_whole_dag(configfile, tmp_path):
 
 
 def test_pef_jobs_take_their_own_thread_count(tmp_path):
+    pef_rules = {"signals", "projection_signals", "eps_signals"}
+
     def threads_by_rule(configfile):  # {rule: {threads of its planned jobs}}; a dry run prints threads only above 1
         result = snakemake(["--configfile", str(configfile), "--cores", "8", "-n"], cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
@@ -497,9 +499,10 @@ def test_pef_jobs_take_their_own_thread_count(tmp_path):
         for block in result.stdout.split("\nrule ")[1:]:
             threads = re.search(r"^\s+threads: (\d+)$", block, re.MULTILINE)
             found.setdefault(block.split(":")[0], set()).add(int(threads.group(1)) if threads else 1)
+            # PEF jobs go first when ready, so 1-thread jobs do not leave a core idle while one waits
+            assert ("priority: 10" in block) == (block.split(":")[0] in pef_rules), block[:300]
         return found
 
-    pef_rules = {"signals", "projection_signals", "eps_signals"}
     # the default: 1 thread per job, 2 per PEF job (config/config.yaml says why)
     default = threads_by_rule(REPO / "config/config.yaml")
     assert pef_rules <= set(default) and {"perturb", "decompose", "icl_predictions"} <= set(default)
