@@ -72,7 +72,7 @@ rule eps_pefs:
         split="heldin",
         eps=r"\d+",
     threads: PEF_THREADS
-    priority: 10  # as signals': ahead of the 1-thread jobs
+    priority: PEF_PRIORITY
     resources:
         gpu=config["gpus_per_job"],
     log:

@@ -22,6 +22,9 @@ MAIN = f"{RESULTS}/{MAIN_MODEL}"
 # PEF jobs hold the most memory (YAT's held-in signals: 8.5 GB) and time Table 7's objects, so
 # a config can give them more threads than the rest, which then run side by side (README, "One job per core?").
 PEF_THREADS = config["threads_per_pef_job"] or config["threads_per_job"]
+# and they go first when ready: a job with more threads than the rest waits for every core to be
+# free, so run it before the 1-thread jobs that would otherwise leave a core idle beside it
+PEF_PRIORITY = 10
 
 
 def package_dir(requirement):

@@ -21,9 +21,7 @@ rule signals:
     wildcard_constraints:
         split="heldin|heldout",
     threads: PEF_THREADS
-    # first when ready: a PEF job with more threads than the rest waits for every core to be free,
-    # so run them before the 1-thread jobs that would otherwise leave a core idle beside them
-    priority: 10
+    priority: PEF_PRIORITY
     resources:
         gpu=config["gpus_per_job"],
     log:
