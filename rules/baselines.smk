@@ -16,6 +16,7 @@ rule cluster_gradients:
         C=r"\d+",
         seed=r"\d+",
     threads: config["threads_per_job"]
+    priority: RELEASES_PERTURB_PRIORITY
     resources:
         gpu=config["gpus_per_job"],
     log:

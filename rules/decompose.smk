@@ -13,6 +13,7 @@ rule decompose:
         C=r"\d+",
         seed=r"\d+",
     threads: config["threads_per_job"]
+    priority: RELEASES_PERTURB_PRIORITY
     resources:
         # several GPUs only when a decomposition is split across processes (torchrun)
         gpu=lambda wc: decomposition_gpus(wc.task) if config["gpus_per_job"] else 0,

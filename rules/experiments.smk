@@ -11,6 +11,7 @@ rule operator_norm:
     wildcard_constraints:
         key=r"dim\d+_density\d+_seed\d+",
     threads: config["threads_per_job"]
+    priority: RELEASES_PERTURB_PRIORITY
     resources:
         gpu=config["gpus_per_job"],
     log:
@@ -53,6 +54,7 @@ rule perturb:
     wildcard_constraints:
         name=decomposition_regex(PERTURBED_METHODS),
     threads: config["threads_per_job"]
+    priority: perturb_priority
     resources:
         gpu=config["gpus_per_job"],
     log:

@@ -489,30 +489,43 @@ def test_dry_run_plans_the_whole_dag(configfile, tmp_path):
         assert rule in result.stdout
 
 
-def test_pef_jobs_take_their_own_thread_count(tmp_path):
+def test_jobs_take_their_thread_counts_and_priorities(tmp_path):
     pef_rules = {"signals", "projection_signals", "eps_signals"}
+    releases_perturb = {"decompose", "cluster_gradients", "operator_norm"}
 
-    def threads_by_rule(configfile):  # {rule: {threads of its planned jobs}}; a dry run prints threads only above 1
+    def planned_jobs(configfile):  # [(rule, threads, priority, block)]; a dry run prints each only above its default
         result = snakemake(["--configfile", str(configfile), "--cores", "8", "-n"], cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
-        found = {}
+        jobs = []
         for block in result.stdout.split("\nrule ")[1:]:
             threads = re.search(r"^\s+threads: (\d+)$", block, re.MULTILINE)
-            found.setdefault(block.split(":")[0], set()).add(int(threads.group(1)) if threads else 1)
-            # PEF jobs go first when ready, so 1-thread jobs do not leave a core idle while one waits
-            assert ("priority: 10" in block) == (block.split(":")[0] in pef_rules), block[:300]
-        return found
+            priority = re.search(r"^\s+priority: (\d+)$", block, re.MULTILINE)
+            jobs.append((block.split(":")[0], int(threads.group(1)) if threads else 1,
+                         int(priority.group(1)) if priority else 0, block))
+        return jobs
 
     # the default: 1 thread per job, 2 per PEF job (config/config.yaml says why)
-    default = threads_by_rule(REPO / "config/config.yaml")
-    assert pef_rules <= set(default) and {"perturb", "decompose", "icl_predictions"} <= set(default)
-    assert all(default[rule] == ({2} if rule in pef_rules else {1}) for rule in default), default
+    default = planned_jobs(REPO / "config/config.yaml")
+    threads = {}
+    for rule, n_threads, _, _ in default:
+        threads.setdefault(rule, set()).add(n_threads)
+    assert pef_rules <= set(threads) and {"perturb", "decompose", "icl_predictions"} <= set(threads)
+    assert all(threads[rule] == ({2} if rule in pef_rules else {1}) for rule in threads), threads
+    # the PEF jobs first when ready (a 1-thread job beside a waiting 2-thread one idles a core), then
+    # the longest: what releases the perturb jobs, then those by their cost (YAT's, SST2's, the rest)
+    perturb_priorities = {}
+    for rule, _, priority, block in default:
+        if rule == "perturb":
+            perturb_priorities.setdefault(re.search(r"task=(\w+)", block).group(1), set()).add(priority)
+        else:
+            assert priority == (10 if rule in pef_rules else 3 if rule in releases_perturb else 0), block[:300]
+    assert perturb_priorities == {"yat": {2}, "sst2": {1}, "clinc150": {0}, "triviaqa": {0}}
     # unset, the PEF jobs take threads_per_job like every other job
     cfg = {**yaml.safe_load((REPO / "config/config.yaml").read_text()), "threads_per_job": 3}
     del cfg["threads_per_pef_job"]
     (tmp_path / "unset.yaml").write_text(yaml.safe_dump(cfg))
-    unset = threads_by_rule(tmp_path / "unset.yaml")
-    assert unset["signals"] == unset["perturb"] == unset["decompose"] == {3}
+    unset = {(rule, n_threads) for rule, n_threads, _, _ in planned_jobs(tmp_path / "unset.yaml")}
+    assert {n for rule, n in unset if rule in ("signals", "perturb", "decompose")} == {3}
 
 
 def test_the_slurm_profile_plans_the_paper_jobs_with_gpus(tmp_path):
