@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from npeff.decompose import (NPEFF, fit_coefficients, normalize_components, pef_frobenius_norms,
-                             reconstruction_losses, step_pass)
+                             reconstruction_losses, step_pass, w_update)
 from planted import match_components, planted_pefs
 
 FIT = dict(n_h_only_steps=100, n_joint_steps=400, h_only_lr=1e-3, joint_lr=1e-2)
@@ -45,6 +45,34 @@ def test_w_update_never_increases_loss_and_keeps_w_nonnegative():
         assert current <= previous + 1e-5 * abs(previous)
         assert (W >= 0).all()
         previous = current
+
+
+def test_w_update_sets_subnormal_coefficients_to_zero_and_keeps_the_rest_exact():
+    torch.manual_seed(0)
+    W, N = torch.rand(40, 6), torch.rand(40, 6)
+    M = torch.rand(6, 6) + torch.eye(6)
+    W[:20, :2] = 1e-20  # small coefficients
+    N[:10, 0] = 1e-10  # W N / (W M) ~ 1e-30: above float32's smallest normal (1.2e-38), kept
+    N[10:20, 1] = 1e-20  # ~ 1e-40: in the subnormal range
+    plain = W * N / (W @ M).clamp_min(1e-12)
+    subnormal = (plain > 0) & (plain < torch.finfo(torch.float32).tiny)
+    assert subnormal[10:20, 1].any() and not subnormal[:10, 0].any()
+    updated = w_update(W, N, M, 1e-12)
+    assert (updated[subnormal] == 0).all()
+    assert torch.equal(updated[~subnormal], plain[~subnormal])
+    # a coefficient set to 0 stays 0
+    assert (w_update(updated, N, M, 1e-12)[subnormal] == 0).all()
+
+
+def test_decomposition_and_coefficients_hold_no_subnormal_numbers():
+    G, _, _ = planted_pefs(m=60, C=4, d=30, seed=2)
+    tiny = torch.finfo(torch.float32).tiny
+    # many steps at a large learning rate: unused coefficients decay through the subnormal range
+    W = NPEFF(6, n_h_only_steps=10, n_joint_steps=600, h_only_lr=1e-3, joint_lr=5e-2, seed=0).fit(G).W
+    coefficients = fit_coefficients(G, torch.randn(6, 30), n_steps=3000)
+    for values in (W, coefficients):
+        assert not ((values > 0) & (values < tiny)).any()
+        assert (values == 0).any()  # the decay happened, and ended at 0
 
 
 def test_zero_and_tiny_pefs_produce_no_nan():
