@@ -27,10 +27,10 @@ PEF_THREADS = config["threads_per_pef_job"] or config["threads_per_job"]
 PEF_PRIORITY = 10
 # Then the longest jobs first (a scheduling hint: no output depends on the order). On two cores a
 # long job that starts last runs alone beside an idle core (SST2's seed-1 perturb job, 95 s of
-# 2ed43ab's run, README "Time, latest"). The perturb jobs are the longest: the jobs that release
+# 2ed43ab's run, README "Time, 2ed43ab"). The perturb jobs are the longest: the jobs that release
 # them (their decompositions, clusters and operator norms) go before them, and of them YAT's go
-# first (its prompt lists every label: about twice SST2's tokens per forward, and its perturb jobs
-# took 322 s against SST2's 95 s in that run); the rest keep the default 0.
+# first (its prompt lists every label: about twice SST2's tokens per forward; 419-426 s against
+# SST2's 220-234 s at 1 thread on the Xeon, README "Time, latest"); the rest keep the default 0.
 RELEASES_PERTURB_PRIORITY = 3
 PERTURB_PRIORITY_BY_TASK = {"yat": 2, "sst2": 1}
 
