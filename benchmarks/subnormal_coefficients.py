@@ -68,13 +68,13 @@ def main():
             continue
         G = torch.from_numpy(io.read_pefs(attrs["source_file"])[0]["G"])  # [m, r, d]
         h = int(attrs["n_h_only_steps"])
+        label = "/".join(Path(path).parts[-4:]).replace("/decomp", "")  # model/task/file
         fits = {}
         for name, update in (("plain", plain_update), ("current", CURRENT_UPDATE)):
             start = time.perf_counter()
             fits[name] = result = fit(G, attrs, update)
             steps = np.array(result.step_seconds)
             subnormal = float(((result.W > 0) & (result.W < tiny)).float().mean())
-            label = "/".join(Path(path).parts[-4:]).replace("/decomp", "")  # model/task/file
             print(f"{label} {name:7s}: {time.perf_counter() - start:5.1f} s, "
                   f"H-only step {1e3 * np.median(steps[:h]):6.2f} ms, joint step {1e3 * np.median(steps[h:]):6.2f} ms, "
                   f"W subnormal {subnormal:.3f}", flush=True)
