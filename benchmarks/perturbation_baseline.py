@@ -1,0 +1,132 @@
+"""How noisy is Table 2's KL ratio at a given perturbation baseline size? (the `n_baseline` knob)
+
+The perturb rule compares a component's top 16 held-in examples with a random baseline of
+`perturbation.n_baseline` held-in examples (less the component's own top examples), for both
+signs, and keeps the larger ratio; Table 2's cell is the geometric mean over the perturbed
+components. A smaller baseline is cheaper (its forwards are most of a perturb job) and aims at the
+same quantity, the pool's mean KL; what it costs is noise. This measures that noise on a
+finished run, for the components the perturb rule chose:
+
+  1. each component's direction is recovered as the perturb rule does and applied with both signs;
+  2. KL(perturbed || original) is computed for *every* held-in example, once per sign;
+  3. the rule's statistic is recomputed for many random baselines of each size (one draw per
+     job, shared by its components, as in the rule): the cell's mean, standard deviation and
+     5th-95th percentiles over the draws.
+Not part of the workflow.
+
+    python benchmarks/perturbation_baseline.py results/default --task sst2 --name npeff_c32_s0 \\
+        --sizes 50 100 150 200
+"""
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _perturbation_run import load_perturbation_run  # noqa: E402  (puts the repository on sys.path)
+
+from npeff.analysis.selectivity import baseline_without, draw_baseline, geometric_mean  # noqa: E402
+from npeff.analysis.tunings import top_examples  # noqa: E402
+from npeff.perturb import encode_texts, kl_divergence, perturbed, reject_similar, unit_direction  # noqa: E402
+from npeff_workflow.settings import recover_direction  # noqa: E402
+
+
+def cell(kl: np.ndarray, tops: list[np.ndarray], baseline: list[int]) -> float:
+    """Table 2's cell for one baseline draw: kl [C, 2, m] per component, sign and held-in example;
+    tops: each component's top example indices. The better sign's ratio, geometric mean over C."""
+    ratios = []
+    for c, top in enumerate(tops):
+        others = baseline_without(baseline, top.tolist())
+        ratios.append(max(kl[c, s, top].mean() / max(kl[c, s, others].mean(), 1e-30) for s in range(2)))
+    return geometric_mean(ratios)
+
+
+def per_example_kls(args, settings: dict, tunings: dict, chosen: list[int]):
+    """KL [C, 2, m] of every held-in example under each chosen component's perturbation, both
+    signs, and each component's top examples (as the perturb rule picks them)."""
+    run = load_perturbation_run(args.results, args.model, args.resources, args.task, args.name)
+    W = run.decomposition["W"]  # [m, C] held-in coefficients
+    H = torch.from_numpy(run.decomposition["H"])  # [C, d]
+    all_tops = top_examples(W, tunings["top_k"], tunings["min_coefficient"])
+    tops = [np.asarray(all_tops[c]) for c in chosen]
+    prefix, task = run.prefix, run.task
+    batches = encode_texts(prefix, run.spec, run.tokenizer, [ex["text"] for ex in run.examples], run.labels,
+                           args.batch_size)
+    originals = [prefix.run(task, b) for b in batches]
+    m = len(run.examples)
+    print(f"{args.task} {args.name}: {m} held-in examples, components {chosen}", flush=True)
+
+    kl = np.zeros((len(chosen), 2, m))  # [C, sign, example]
+    for i, c in enumerate(chosen):
+        t0 = time.perf_counter()
+        target = reject_similar(H, c, settings["similarity_threshold"])
+        direction = unit_direction(recover_direction(run.projection, target, settings["fpc"], run.operator_norm).u,
+                                   settings["magnitude"])
+        for s, sign in enumerate((1.0, -1.0)):
+            with perturbed(prefix.model, run.selection, sign * direction):
+                kl[i, s] = torch.cat([kl_divergence(prefix.run(task, b), o) for b, o in zip(batches, originals)])
+        del direction
+        print(f"  component {c}: {time.perf_counter() - t0:.0f} s", flush=True)
+    if args.save:
+        np.savez(args.save, kl=kl, components=np.asarray(chosen), tops=np.asarray(tops))
+    return kl, tops
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("results", type=Path, help="results/<config>")
+    ap.add_argument("--config", type=Path, default=Path("config/config.yaml"), help="the run's config")
+    ap.add_argument("--model", default="smollm2-135m-instruct", help="the model's name in the config")
+    ap.add_argument("--resources", type=Path, default=Path("resources"))
+    ap.add_argument("--task", default="sst2")
+    ap.add_argument("--name", default="npeff_c32_s0")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 150, 200])
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--draws", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=1, help="torch and numba threads (the perturb rule's: 1)")
+    ap.add_argument("--save", type=Path, help="write the per-example KLs here (.npz)")
+    ap.add_argument("--load", type=Path, help="read them from a --save file instead of perturbing again")
+    args = ap.parse_args()
+    import numba
+
+    torch.set_num_threads(args.threads)
+    numba.set_num_threads(args.threads)
+
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(args.config.read_text())
+    validate(config, str(Path(__file__).resolve().parent.parent / "config" / "schema.yaml"), set_default=True)
+    settings, tunings = config["perturbation"], config["tunings"]  # as the workflow reads them (defaults filled)
+    M = args.results / args.model
+    with open(M / "perturb" / args.task / f"{args.name}.csv") as f:
+        rule_rows = list(csv.DictReader(f))
+    chosen = [int(row["component"]) for row in rule_rows]
+    if args.load:
+        saved = np.load(args.load)
+        if saved["components"].tolist() != chosen:
+            raise ValueError(f"{args.load} holds components {saved['components'].tolist()}, the rule chose {chosen}")
+        kl, tops = saved["kl"], list(saved["tops"])
+    else:
+        kl, tops = per_example_kls(args, settings, tunings, chosen)
+    m = kl.shape[-1]
+
+    rule_cell = geometric_mean(float(row["kl_ratio"]) for row in rule_rows)
+    print(f"\n{args.task} {args.name}: Table 2 KL-ratio cell over {len(chosen)} components "
+          f"(the perturb rule's: {rule_cell:.2f}, n_baseline {rule_rows[0]['n_baseline']} after the tops)")
+    print(f"whole pool as the baseline: {cell(kl, tops, list(range(m))):.2f}")
+    print(f"{args.draws} random baselines per size:\n| n_baseline | mean | sd | sd / mean | 5% | 95% |\n"
+          "| --- | --- | --- | --- | --- | --- |")
+    for size in args.sizes:
+        rng = np.random.default_rng(size)
+        cells = np.array([cell(kl, tops, draw_baseline(rng, m, size)) for _ in range(args.draws)])
+        print(f"| {min(size, m)} | {cells.mean():.2f} | {cells.std():.2f} | {cells.std() / cells.mean():.3f} "
+              f"| {np.percentile(cells, 5):.2f} | {np.percentile(cells, 95):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
