@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 import torch
 import yaml
@@ -92,8 +93,6 @@ def main():
     ap.add_argument("--save", type=Path, help="write the per-example KLs here (.npz)")
     ap.add_argument("--load", type=Path, help="read them from a --save file instead of perturbing again")
     args = ap.parse_args()
-    import numba
-
     torch.set_num_threads(args.threads)
     numba.set_num_threads(args.threads)
 
