@@ -29,12 +29,10 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _perturbation_run import load_perturbation_run  # noqa: E402  (puts the repository on sys.path)
+from _perturbation_run import HeldInKL, add_run_arguments, load_perturbation_run  # noqa: E402 (repo on sys.path)
 
 from npeff.analysis.selectivity import baseline_without, draw_baseline, geometric_mean  # noqa: E402
 from npeff.analysis.tunings import top_examples  # noqa: E402
-from npeff.perturb import encode_texts, kl_divergence, perturbed, reject_similar, unit_direction  # noqa: E402
-from npeff_workflow.settings import recover_direction  # noqa: E402
 
 
 def cell(kl: np.ndarray, tops: list[np.ndarray], baseline: list[int]) -> float:
@@ -51,26 +49,18 @@ def per_example_kls(args, settings: dict, tunings: dict, chosen: list[int]):
     """KL [C, 2, m] of every held-in example under each chosen component's perturbation, both
     signs, and each component's top examples (as the perturb rule picks them)."""
     run = load_perturbation_run(args.results, args.model, args.resources, args.task, args.name)
-    W = run.decomposition["W"]  # [m, C] held-in coefficients
-    H = torch.from_numpy(run.decomposition["H"])  # [C, d]
-    all_tops = top_examples(W, tunings["top_k"], tunings["min_coefficient"])
+    all_tops = top_examples(run.decomposition["W"], tunings["top_k"], tunings["min_coefficient"])
     tops = [np.asarray(all_tops[c]) for c in chosen]
-    prefix, task = run.prefix, run.task
-    batches = encode_texts(prefix, run.spec, run.tokenizer, [ex["text"] for ex in run.examples], run.labels,
-                           args.batch_size)
-    originals = [prefix.run(task, b) for b in batches]
-    m = len(run.examples)
-    print(f"{args.task} {args.name}: {m} held-in examples, components {chosen}", flush=True)
+    H = torch.from_numpy(run.decomposition["H"])  # [C, d]
+    heldin_kl = HeldInKL(run, args.batch_size)
+    print(f"{args.task} {args.name}: {len(run.examples)} held-in examples, components {chosen}", flush=True)
 
-    kl = np.zeros((len(chosen), 2, m))  # [C, sign, example]
+    kl = np.zeros((len(chosen), 2, len(run.examples)))  # [C, sign, example]
     for i, c in enumerate(chosen):
         t0 = time.perf_counter()
-        target = reject_similar(H, c, settings["similarity_threshold"])
-        direction = unit_direction(recover_direction(run.projection, target, settings["fpc"], run.operator_norm).u,
-                                   settings["magnitude"])
+        direction = heldin_kl.rule_direction(H, c, settings)
         for s, sign in enumerate((1.0, -1.0)):
-            with perturbed(prefix.model, run.selection, sign * direction):
-                kl[i, s] = torch.cat([kl_divergence(prefix.run(task, b), o) for b, o in zip(batches, originals)])
+            kl[i, s] = heldin_kl(sign * direction)
         del direction
         print(f"  component {c}: {time.perf_counter() - t0:.0f} s", flush=True)
     if args.save:
@@ -80,14 +70,8 @@ def per_example_kls(args, settings: dict, tunings: dict, chosen: list[int]):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("results", type=Path, help="results/<config>")
-    ap.add_argument("--config", type=Path, default=Path("config/config.yaml"), help="the run's config")
-    ap.add_argument("--model", default="smollm2-135m-instruct", help="the model's name in the config")
-    ap.add_argument("--resources", type=Path, default=Path("resources"))
-    ap.add_argument("--task", default="sst2")
-    ap.add_argument("--name", default="npeff_c32_s0")
+    add_run_arguments(ap)
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 150, 200])
-    ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--draws", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=1, help="torch and numba threads (the perturb rule's: 1)")
     ap.add_argument("--save", type=Path, help="write the per-example KLs here (.npz)")

@@ -30,11 +30,9 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _perturbation_run import load_perturbation_run  # noqa: E402  (puts the repository on sys.path)
+from _perturbation_run import HeldInKL, add_run_arguments, load_perturbation_run  # noqa: E402 (repo on sys.path)
 
 from npeff.analysis.selectivity import geometric_mean  # noqa: E402
-from npeff.perturb import encode_texts, kl_divergence, perturbed, reject_similar, unit_direction  # noqa: E402
-from npeff_workflow.settings import recover_direction  # noqa: E402
 
 
 def top_k_ratio(kl: np.ndarray, coefficients: np.ndarray, k: int, with_top: bool = False) -> float:
@@ -59,13 +57,7 @@ def subpool_ratio(kl: np.ndarray, coefficients: np.ndarray, pool: int, k: int, d
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("results", type=Path, help="results/<config>")
-    ap.add_argument("--config", type=Path, default=Path("config/config.yaml"), help="the run's config")
-    ap.add_argument("--model", default="smollm2-135m-instruct", help="the model's name in the config")
-    ap.add_argument("--resources", type=Path, default=Path("resources"))
-    ap.add_argument("--task", default="sst2")
-    ap.add_argument("--name", default="npeff_c32_s0")
-    ap.add_argument("--batch-size", type=int, default=16)
+    add_run_arguments(ap)
     ap.add_argument("--draws", type=int, default=200)
     args = ap.parse_args()
 
@@ -76,11 +68,8 @@ def main():
     run = load_perturbation_run(R, args.model, args.resources, task_name, args.name)
     W = run.decomposition["W"]  # [m, C] held-in coefficients
     H = torch.from_numpy(run.decomposition["H"])  # [C, d]
-    examples, prefix, task, selection = run.examples, run.prefix, run.task, run.selection
-    batches = encode_texts(prefix, run.spec, run.tokenizer, [ex["text"] for ex in examples], run.labels,
-                           args.batch_size)
-    originals = [prefix.run(task, b) for b in batches]
-    m = len(examples)
+    heldin_kl = HeldInKL(run, args.batch_size)
+    m = len(run.examples)
     print(f"{task_name} {args.name}: {m} held-in examples, components {[c for c, _, _ in chosen]}", flush=True)
 
     ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= m // 2]
@@ -90,11 +79,8 @@ def main():
     rule_ratios = []
     for c, sign, rule_ratio in chosen:
         t0 = time.perf_counter()
-        target = reject_similar(H, c, settings["similarity_threshold"])
-        direction = unit_direction(recover_direction(run.projection, target, settings["fpc"], run.operator_norm).u,
-                                   settings["magnitude"])
-        with perturbed(prefix.model, selection, sign * direction):
-            kl = torch.cat([kl_divergence(prefix.run(task, b), o) for b, o in zip(batches, originals)]).numpy()
+        direction = heldin_kl.rule_direction(H, c, settings)
+        kl = heldin_kl(sign * direction)
         del direction
         coefficients = W[:, c]
         for k, with_top in by_k:
