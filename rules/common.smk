@@ -30,7 +30,7 @@ PEF_PRIORITY = 10
 # 2ed43ab's run, README "Time, 2ed43ab"). The perturb jobs are the longest: the jobs that release
 # them (their decompositions, clusters and operator norms) go before them, and of them YAT's go
 # first (its prompt lists every label: about twice SST2's tokens per forward; 419-426 s against
-# SST2's 220-234 s at 1 thread on the Xeon, README "Time, latest"); the rest keep the default 0.
+# SST2's 220-234 s at 1 thread on the Xeon, README "Time, 2c6b835"); the rest keep the default 0.
 RELEASES_PERTURB_PRIORITY = 3
 PERTURB_PRIORITY_BY_TASK = {"yat": 2, "sst2": 1}
 
