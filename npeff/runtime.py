@@ -21,6 +21,11 @@ def is_timing_attribute(name: str) -> bool:
     return name.startswith("seconds_per_example_") or name == "timing_device"
 
 
+def is_timing_dataset(name: str) -> bool:
+    """Whether an artifact dataset holds wall times (a decomposition's step_seconds, npeff.io)."""
+    return name == "step_seconds"
+
+
 def seconds_per_example(jobs: dict[str, Callable[[], object]], n_examples: int, device) -> dict:
     """Wall time of each job divided by the examples it covers, keyed seconds_per_example_<name>,
     plus timing_device. CUDA work is synchronised so the clock sees it."""

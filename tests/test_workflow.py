@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import h5py
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from npeff import io
-from npeff.runtime import is_timing_attribute
+from npeff.runtime import is_timing_attribute, is_timing_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "workflow" / "config_tiny.yaml"
@@ -64,7 +65,8 @@ TIMED_TABLES = {"table7", "table8", "groundtruth", "comparison"}
 
 def test_a_run_killed_anywhere_resumes_to_the_same_tables(tiny_run, tmp_path):
     """kill -9 of the whole process group inside a job, during an HDF5 write and between jobs, then the
-    README's rerun (`--unlock`, then the same command): the tables equal an uninterrupted run's."""
+    README's rerun (`--unlock`, then the same command): every HDF5 artifact equals an uninterrupted
+    run's bit for bit (but its wall times) and so do the tables (up to float rounding, assert_same_table)."""
     subprocess.run([sys.executable, str(REPO / "tests/workflow/make_data.py"), str(tmp_path / "data")], check=True)
     results = tmp_path / "results" / "tiny"
     run = ["--configfile", str(TINY), "--cores", "2"]
@@ -88,16 +90,39 @@ def test_a_run_killed_anywhere_resumes_to_the_same_tables(tiny_run, tmp_path):
     resumed = snakemake(run, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-4000:]
     assert list(results.rglob(".*tmp*")) == []
-    for path in results.rglob("*.h5"):  # every artifact opens and validates
-        with h5py.File(path, "r") as f:
+    artifacts = sorted(p.relative_to(results) for p in results.rglob("*.h5"))
+    assert artifacts == sorted(p.relative_to(tiny_run) for p in tiny_run.rglob("*.h5"))
+    for path in artifacts:  # every artifact opens, validates and equals the uninterrupted run's
+        with h5py.File(results / path, "r") as f:
             kind = f.attrs["kind"]
-        io.read_artifact(path, kind)
+        io.read_artifact(results / path, kind)
+        assert_same_artifact(results / path, tiny_run / path)
     tables = sorted(p.name for p in (tiny_run / "tables").iterdir() if p.stem not in TIMED_TABLES)
     assert tables and sorted(p.name for p in (results / "tables").iterdir()
                              if p.stem not in TIMED_TABLES) == tables
-    different = [name for name in tables
-                 if (results / "tables" / name).read_bytes() != (tiny_run / "tables" / name).read_bytes()]
-    assert different == [], different
+    for name in tables:
+        assert_same_table(results / "tables" / name, tiny_run / "tables" / name)
+
+
+NUMBER = re.compile(r"(?<![\w.])-?\d+(\.\d*)?([eE][-+]?\d+)?(?![\w.])")  # not the digits of a name (npeff_c4_s0)
+
+
+def assert_same_table(path, reference, rtol=1e-2):
+    """The same text, but numbers with a fraction or an exponent may differ by rtol (plus one unit of
+    their last printed digit); integers (counts, sizes, seeds) are equal.
+    Why not bit for bit: on Intel Xeons (and in CI) the perturb jobs' KLs have moved between two
+    runs on equal inputs, every HDF5 artifact equal (a baseline's mean KL by up to 4e-3 relative,
+    a table's KL ratio by 2e-3; cause not found, README, Tests). A resume that redid or skipped
+    the wrong work would move them far more, or fail."""
+    got, want = path.read_text(), reference.read_text()
+    assert NUMBER.sub("#", got) == NUMBER.sub("#", want), f"{path}: other text than {reference}"
+    for g, w in zip(NUMBER.finditer(got), NUMBER.finditer(want)):
+        if not (g[1] or g[2] or w[1] or w[2]):
+            assert g[0] == w[0], f"{path}: {g[0]} where {reference} has {w[0]}"
+            continue
+        a, b = float(g[0]), float(w[0])
+        last_digit = max(10.0 ** Decimal(g[0]).as_tuple().exponent, 10.0 ** Decimal(w[0]).as_tuple().exponent)
+        assert abs(a - b) <= rtol * max(abs(a), abs(b)) + last_digit, f"{path}: {g[0]} where {reference} has {w[0]}"
 
 
 def test_every_declared_output_exists(tiny_run):
@@ -146,11 +171,13 @@ SHARDED_SIGNALS = [f"{kind}/{task}/{split}.h5" for kind in ("pefs", "grads", "ac
 
 def assert_same_artifact(path, reference, exact=True):
     """Equal datasets (bit for bit when `exact`) and attributes, but the wall times each run measures
-    (and the thread count they name)."""
+    (and the thread count they name, and a decomposition's step times)."""
     with h5py.File(path, "r") as got, h5py.File(reference, "r") as want:
         assert sorted(got) == sorted(want), path
         for name in want:
             assert got[name].dtype == want[name].dtype, (path, name)
+            if is_timing_dataset(name):
+                continue
             if exact or got[name].dtype.kind != "f":
                 assert np.array_equal(got[name][()], want[name][()]), (path, name)
             else:
