@@ -297,25 +297,31 @@ def fpc_schedule(projection: SparseProjection, h, *, mu: float = 4e-5, gamma: fl
         b = (row / h_norm.clamp_min(1e-30))[None]  # [1, d] unit target
         u = dense[r:r + 1]  # [1, n], a view: the updates land in `dense`
         g = projection.transpose(-b).mul_(c)  # gradient of 1/2 |A~ u - b|^2 at u = 0, [1, n]
-        mu_k, iters = max(gamma * _abs_max(g), mu), 0
+        g_max = _abs_max(g)
         residual = -b
-        while _abs_max(g) > 0:  # h = 0: u = 0 is the answer
-            for _ in range(inner_iterations):
-                u.sub_(g.mul_(tau))  # u - tau g (g is overwritten below)
-                torch.nn.functional.softshrink(u, tau * mu_k, out=u)  # sign * (|.| - tau mu_k)+
-                residual = c * projection.project(u) - b  # [1, d]
+        thresholds = _continuation(max(gamma * g_max, mu), mu, beta, inner_iterations) if g_max > 0 else []
+        for i, mu_k in enumerate(thresholds):  # none where h = 0: u = 0 is the answer
+            u.sub_(g.mul_(tau))  # u - tau g (g is overwritten below)
+            torch.nn.functional.softshrink(u, tau * mu_k, out=u)  # sign * (|.| - tau mu_k)+
+            residual = c * projection.project(u) - b  # [1, d]
+            if i + 1 < len(thresholds):  # the last iteration's gradient would go unused: a full A^T pass saved
                 g = projection.transpose(residual, out=g).mul_(c)
-                iters += 1
-            if mu_k <= mu:
-                break
-            mu_k = max(mu_k / beta, mu)
         u.mul_(c * h_norm)  # c A u_hat ~ h / ||h||  =>  A (c ||h|| u_hat) ~ h
-        n_iter.append(iters)
+        n_iter.append(len(thresholds))
         residuals.append(float(residual.norm()))
         del g
     return FPCResult(indices=None, values=None, n=n, n_iter=torch.tensor(n_iter),
                      n_passes=torch.tensor(n_iter), converged=torch.zeros(k, dtype=torch.bool),
                      relative_residual=torch.tensor(residuals), single=single, dense=dense)
+
+
+def _continuation(mu_first: float, mu: float, beta: float, inner_iterations: int) -> list[float]:
+    """FPC's thresholds, one per shrinkage iteration: mu_first, divided by beta per stage down to mu
+    (the last stage), each stage `inner_iterations` times."""
+    stages = [mu_first]
+    while stages[-1] > mu:
+        stages.append(max(stages[-1] / beta, mu))
+    return [mu_k for mu_k in stages for _ in range(inner_iterations)]
 
 
 def _abs_max(g: torch.Tensor) -> float:
