@@ -10,7 +10,7 @@ written: at the paper's schedule it is dense (~20% of 10^8 parameters, ~1 GB per
 As in the paper and the authors' code, a component's top examples are the decomposition's own
 (held-in) examples with the largest coefficients, and the baseline is a random set of held-in
 examples, less the component's own top examples (n_baseline counts those left; the paper's
-baseline of 1,000 of 60,000 holds ~0.3 of them, ours of 100 of 360 holds ~4 of 16, and
+baseline of 1,000 of 60,000 holds ~0.3 of them, the default's 48 of 360 holds ~2 of 16 (SST2), and
 kl_ratio_with_top is the ratio with them kept). KL is KL(perturbed || original) over the task's distribution, as in the authors' code.
 """
 import json
