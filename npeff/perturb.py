@@ -144,12 +144,26 @@ def encode_texts(prefix: FrozenPrefix, spec: TaskSpec, tokenizer, texts: list[st
             for lo in range(0, len(texts), batch_size)]
 
 
-def unit_direction(u: torch.Tensor, magnitude: float) -> torch.Tensor:
-    """u [n] rescaled to L2 norm `magnitude`."""
+def unit_direction(u: torch.Tensor, magnitude: float, in_place: bool = False) -> torch.Tensor:
+    """u [n] rescaled to L2 norm `magnitude`; in_place scales u itself (at n = 10^8 a copy is
+    another 425 MB to allocate and fault in, per perturbed component)."""
     norm = u.norm()
     if norm == 0:
         raise ValueError("the recovered direction is zero; FPC found nothing to perturb along")
-    return u * (magnitude / norm)
+    return u.mul_(magnitude / norm) if in_place else u * (magnitude / norm)
+
+
+def check_stored_log_probs(recomputed: torch.Tensor, stored: torch.Tensor, source, max_kl: float = 1e-4) -> None:
+    """Raises unless stored log-probs [b, r] (a signals pass's, from `source`) are the model's own:
+    recomputed [b, r] from the same examples. They come from other batches (other padding), so
+    they agree to float32 rounding, KL ~1e-10; another model's or task's differ by far more."""
+    if recomputed.shape != stored.shape:
+        raise ValueError(f"{source} stores log-probs over {stored.shape[-1]} categories, the task has "
+                         f"{recomputed.shape[-1]}")
+    kl = float(kl_divergence(recomputed.float(), stored.float()).max())
+    if not kl <= max_kl:
+        raise ValueError(f"{source} stores log-probs that are not this model's on the same examples (KL up to "
+                         f"{kl:.2e}, more than {max_kl:g}): were its PEFs computed with another model or task?")
 
 
 def perturbation_effect(prefix: FrozenPrefix, task, selection: ParameterSelection, direction: torch.Tensor,

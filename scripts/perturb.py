@@ -12,6 +12,9 @@ As in the paper and the authors' code, a component's top examples are the decomp
 examples, less the component's own top examples (n_baseline counts those left; the paper's
 baseline of 1,000 of 60,000 holds ~0.3 of them, the default's 48 of 360 holds ~2 of 16 (SST2), and
 kl_ratio_with_top is the ratio with them kept). KL is KL(perturbed || original) over the task's distribution, as in the authors' code.
+The original distributions are the ones the signals pass stored beside the PEFs (one batch is
+recomputed to check that they are this model's): every unperturbed forward is run once per example
+in the whole workflow, not again in each perturb job.
 """
 import json
 from pathlib import Path
@@ -25,8 +28,8 @@ from npeff.analysis.selectivity import baseline_without, choose_components, draw
 from npeff.analysis.tunings import top_examples
 from npeff.data import read_jsonl
 from npeff.models import ParameterSelection, load_model
-from npeff.perturb import (FrozenPrefix, encode_texts, parameter_snapshot, perturbation_effect, reject_similar,
-                           unit_direction)
+from npeff.perturb import (FrozenPrefix, check_stored_log_probs, encode_texts, parameter_snapshot,
+                           perturbation_effect, reject_similar, unit_direction)
 from npeff.projection import SparseProjection
 from npeff.tasks import length_order, make_task
 from npeff_workflow.registry import task_spec
@@ -42,8 +45,9 @@ COLUMNS = ["task", "method", "component", "sign", "kl_ratio", "kl_top", "kl_base
 def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outputs, settings, n_components,
          n_baseline, top_k, min_coefficient, batch_size, task, device):
     """decomposition: its held-in coefficients pick the top examples; pefs / examples: the held-in
-    PEFs (their exact norms) and texts, in the decomposition's order; operator_norm: ||A||_2 of its
-    projection; settings: the config's `perturbation` section."""
+    PEFs (their exact norms and the unperturbed log-probs the KLs are taken against) and texts, in
+    the decomposition's order; operator_norm: ||A||_2 of its projection; settings: the config's
+    `perturbation` section."""
     arrays, dec_attrs = io.read_decomposition(decomposition)
     signals, _ = io.read_pefs(pefs)
     held_in = read_jsonl(examples)
@@ -88,10 +92,18 @@ def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outpu
     def encoded_batches(indices):  # indices: in the order they are batched
         return encode_texts(prefix, spec, tokenizer, [texts[i] for i in indices], label_names, batch_size)
 
+    # the unperturbed log-probs are the signals pass's, stored with the PEFs: no forward of its own
+    stored = torch.from_numpy(signals["log_probs"]).to(device)  # [m, r]
+
+    def originals_of(batches, indices):  # id(batch) -> its examples' stored log-probs [b, r]
+        return {id(b): stored[indices[k * batch_size:(k + 1) * batch_size]] for k, b in enumerate(batches)}
+
     baseline = by_length(draw_baseline(rng, len(texts), n_baseline))
     base_batches = encoded_batches(baseline)
     baseline_set = set(baseline)
-    base_originals = {id(b): prefix.run(formulation, b) for b in base_batches}  # unperturbed, shared by every component
+    base_originals = originals_of(base_batches, baseline)  # unperturbed, shared by every component
+    if base_batches:
+        check_stored_log_probs(prefix.run(formulation, base_batches[0]), base_originals[id(base_batches[0])], pefs)
     norms = signals["pef_norms"]
     fpc = settings["fpc"]
     snapshot = parameter_snapshot(model, selection)  # every perturbation restores from this one copy
@@ -100,17 +112,18 @@ def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outpu
     for c in chosen:
         target = reject_similar(H, c, settings["similarity_threshold"]).to(device)  # [d]
         recovered = recover_direction(projection, target, fpc, norm_info["operator_norm"])
-        direction = unit_direction(recovered.u, settings["magnitude"])  # [n]
+        direction = unit_direction(recovered.u, settings["magnitude"], in_place=True)  # [n], recovered's own memory
         solve = {"fpc_solver": fpc["solver"], "fpc_iterations": int(recovered.n_iter[0]),
                  "fpc_converged": int(recovered.converged[0]),
                  "fpc_relative_residual": float(recovered.relative_residual[0])}
-        del recovered  # the direction is all that is needed (a dense solution is another 4 B per parameter)
+        del recovered  # the direction, scaled in its memory, is all that is needed
         top = tops[c].tolist()
         top_set = set(top)
         top_in_baseline = torch.tensor([i in top_set for i in baseline], dtype=torch.bool)  # [len(baseline)]
         # the top examples in the baseline reuse its forwards; only the others are run apart
-        top_batches = encoded_batches(by_length([i for i in top if i not in baseline_set]))
-        originals = {**base_originals, **{id(b): prefix.run(formulation, b) for b in top_batches}}
+        outside = by_length([i for i in top if i not in baseline_set])
+        top_batches = encoded_batches(outside)
+        originals = {**base_originals, **originals_of(top_batches, outside)}
         effect = perturbation_effect(prefix, formulation, selection, direction, top_batches, base_batches, originals,
                                      snapshot, top_in_baseline)
         others = baseline_without(baseline, top)

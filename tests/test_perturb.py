@@ -7,9 +7,8 @@ import torch
 from npeff.fpc import fpc_recover
 from npeff.models import ParameterSelection
 from npeff.pef import compute_pefs
-from npeff.perturb import (FrozenPrefix, kl_divergence, parameter_snapshot, perturbation_effect,
-                          perturbation_inputs_differ, perturbed,
-                           reject_similar, unit_direction)
+from npeff.perturb import (FrozenPrefix, check_stored_log_probs, kl_divergence, parameter_snapshot,
+                           perturbation_effect, perturbation_inputs_differ, perturbed, reject_similar, unit_direction)
 from npeff.projection import SparseProjection
 from npeff.tasks import LabelTokenTask, SuffixTask, token_batch
 from tiny_models import left_padded_batch, tiny_llama
@@ -171,3 +170,38 @@ def test_perturbation_inputs_differ_finds_what_changes_the_experiment():
     swapped[:, [1, 3]] = W[:, [3, 1]]
     assert "top examples" in perturbation_inputs_differ(H, W, H, swapped, top_k=5, min_coefficient=0.0)
     assert "shapes" in perturbation_inputs_differ(H, W, H[:3], W[:, :3], top_k=5, min_coefficient=0.0)
+
+
+def test_unit_direction_in_place_scales_the_same_memory():
+    u = torch.randn(1000)
+    copy = unit_direction(u, 20.0)
+    same = unit_direction(u, 20.0, in_place=True)
+    assert same.data_ptr() == u.data_ptr() and copy.data_ptr() != u.data_ptr()
+    assert torch.allclose(same, copy) and float(same.norm()) == pytest.approx(20.0, rel=1e-6)
+    with pytest.raises(ValueError, match="zero"):
+        unit_direction(torch.zeros(5), 1.0, in_place=True)
+
+
+def test_stored_log_probs_from_other_batches_give_the_same_ratios(model):
+    """The perturb rule takes the unperturbed log-probs from the signals pass, which batched the
+    examples otherwise (other neighbours, other padding). The ratios equal those against each
+    batch's own unperturbed forward, and log-probs of another model or task are refused."""
+    prefix, task, planted, top, base, originals = planted_setup(model)
+    examples = left_padded_batch([6] * 48, VOCAB, seed=3)  # planted_setup's examples
+    padded = {k: torch.cat([torch.zeros(48, 3, dtype=v.dtype), v], dim=1) for k, v in examples.items()}
+    with torch.no_grad():  # the signals pass: 3 more padding positions, batches of 16
+        stored = torch.cat([task(model, {k: v[lo:lo + 16] for k, v in padded.items()}) for lo in (0, 16, 32)])
+    from_store = {id(top[0]): stored[:8], id(base[0]): stored[8:28], id(base[1]): stored[28:48]}
+    direction = unit_direction(planted, 0.5)
+    own = perturbation_effect(prefix, task, LAST_BLOCK, direction, top, base, originals)
+    stored_run = perturbation_effect(prefix, task, LAST_BLOCK, direction, top, base, from_store)
+    for key in ("kl_ratio", "kl_top", "kl_baseline"):
+        assert stored_run[key] == pytest.approx(own[key], rel=1e-4), key
+
+    check_stored_log_probs(originals[id(base[0])], stored[8:28], "signals.h5")  # the same model: accepted
+    with perturbed(model, LAST_BLOCK, direction), torch.no_grad():
+        other_model = task(model, {k: v[8:28] for k, v in examples.items()})
+    with pytest.raises(ValueError, match="signals.h5 stores log-probs that are not this model's"):
+        check_stored_log_probs(other_model, stored[8:28], "signals.h5")
+    with pytest.raises(ValueError, match="over 2 categories, the task has 3"):
+        check_stored_log_probs(originals[id(base[0])], stored[8:28, :2], "signals.h5")
