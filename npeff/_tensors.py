@@ -28,3 +28,11 @@ def resolve_device(device) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def count_nonzero(x: torch.Tensor) -> int:
+    """The non-zero entries of x. On the CPU through numpy: torch's count_nonzero took 0.46 s for
+    10^8 floats on one core, numpy's 0.05 s (a perturbed direction is counted once per component)."""
+    if x.device.type == "cpu":
+        return int(np.count_nonzero(x.detach().numpy()))
+    return int(torch.count_nonzero(x))

@@ -24,6 +24,7 @@ import torch
 
 from _common import run_rule  # first: puts the repository on sys.path
 from npeff import io
+from npeff._tensors import count_nonzero
 from npeff.analysis.selectivity import baseline_without, choose_components, draw_baseline, norm_ratio
 from npeff.analysis.tunings import top_examples
 from npeff.data import read_jsonl
@@ -130,7 +131,7 @@ def main(*, model_dir, operator_norm, decomposition, pefs, examples, info, outpu
         rows.append({"task": task, "method": dec_attrs["method"], "component": int(c), **effect,
                      "norm_ratio": norm_ratio(norms, top, others), "n_top": len(top), "n_baseline": len(others),
                      "n_top_in_baseline": len(baseline) - len(others), "magnitude": settings["magnitude"],
-                     **solve, "nonzeros": int(torch.count_nonzero(direction))})
+                     **solve, "nonzeros": count_nonzero(direction)})
         print(rows[-1])
         del direction
     write_csv(Path(outputs[0]), rows, COLUMNS)  # header only when no component was eligible

@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from npeff._tensors import count_nonzero
 from npeff.fpc import fpc_recover
 from npeff.models import ParameterSelection
 from npeff.pef import compute_pefs
@@ -205,3 +206,11 @@ def test_stored_log_probs_from_other_batches_give_the_same_ratios(model):
         check_stored_log_probs(other_model, stored[8:28], "signals.h5")
     with pytest.raises(ValueError, match="over 2 categories, the task has 3"):
         check_stored_log_probs(originals[id(base[0])], stored[8:28, :2], "signals.h5")
+
+
+def test_count_nonzero_counts_as_torch_does():
+    x = torch.randn(10_001)
+    x[::3] = 0.0
+    x[5] = -0.0  # a signed zero is a zero
+    assert count_nonzero(x) == int(torch.count_nonzero(x)) == 10_001 - len(range(0, 10_001, 3)) - 1
+    assert count_nonzero(torch.zeros(4)) == 0 and isinstance(count_nonzero(x), int)
